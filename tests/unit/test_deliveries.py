@@ -1,0 +1,20 @@
+from retail_sync.domain.deliveries import Delivery
+
+
+def make(topic="order.updated", rid="1", version="2026-01-01T00:00:00", body='{"id":1}'):
+    return Delivery("woocommerce", topic, topic.split(".")[0], rid, version, body)
+
+
+def test_created_and_updated_with_the_same_state_are_the_same_news():
+    assert make("order.created").dedupe_key == make("order.updated").dedupe_key
+
+
+def test_a_newer_version_is_new():
+    assert make(version="2026-01-01T00:00:01").dedupe_key != make().dedupe_key
+
+
+def test_without_a_version_topic_and_body_decide():
+    deleted = make("order.deleted", version=None, body='{"id":1}')
+    assert deleted.dedupe_key == make("order.deleted", version=None, body='{"id":1}').dedupe_key
+    assert deleted.dedupe_key != make("order.restored", version=None, body='{"id":1}').dedupe_key
+    assert deleted.dedupe_key.startswith("order.deleted:sha256:")
