@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable, Sequence
 
@@ -103,8 +104,6 @@ def _count_attempt(services: "Services", inbox_id: int, exc: BaseException) -> N
 
 
 def _reject(services: "Services", inbox_id: int, exc: BaseException, *, kind: str) -> None:
-    import traceback
-
     now = services.clock()
     with services.uow() as uow:
         inbox.record_failure(uow.conn, inbox_id, f"{type(exc).__name__}: {exc}", failed=True, now=now)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from retail_sync.domain.deliveries import Delivery
 from retail_sync.persistence.sql import insert
@@ -126,7 +126,5 @@ def push_redrive(conn: Connection, ids: Sequence[int], until: datetime) -> None:
 
 
 def count_by_status(conn: Connection) -> dict[str, int]:
-    from sqlalchemy import func
-
     rows = conn.execute(select(inbox.c.status, func.count()).group_by(inbox.c.status))
     return {status: count for status, count in rows}
