@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,7 @@ class Delivery:
     version: str | None  # the resource's own modification stamp (WooCommerce date_modified_gmt)
     body: str  # the raw, verified body, decoded as UTF-8
 
-    @property
+    @cached_property  # read several times per delivery on the intake's hot path
     def dedupe_key(self) -> str:
         return dedupe_key(self.topic, self.resource, self.resource_id, self.version, self.body)
 

@@ -56,12 +56,12 @@ def db_heads() -> None:
 def status() -> None:
     """Inbox by status and open exceptions, as JSON."""
     from retail_sync.bootstrap import bootstrap
-    from retail_sync.persistence.exception_store import list_open
+    from retail_sync.persistence.exception_store import count_open
     from retail_sync.persistence.inbox import count_by_status
 
     services = bootstrap(_settings())
     with services.uow() as uow:
-        report = {"inbox": count_by_status(uow.conn), "open_exceptions": len(list_open(uow.conn, limit=10_000))}
+        report = {"inbox": count_by_status(uow.conn), "open_exceptions": count_open(uow.conn)}
     click.echo(json.dumps(report, indent=2))
 
 

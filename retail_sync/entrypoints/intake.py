@@ -103,7 +103,8 @@ class GroupCommitInbox:
             new_ids = self._insert(list(first_of_key.values()))
         except Exception as exc:
             logger.error("inbox commit failed for %d deliveries: %s", len(batch), type(exc).__name__)
-            self._resolve(batch, error=StoreUnavailable(str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+            error = StoreUnavailable(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            _resolve([(future, loop, error) for _delivery, future, loop in batch], is_error=True)
             return
         results = []
         for delivery, future, loop in batch:
@@ -111,7 +112,7 @@ class GroupCommitInbox:
             is_first = first_of_key.get(key) is delivery
             inbox_id = new_ids.get(key) if is_first else None
             results.append((future, loop, Accepted(inbox_id=inbox_id, duplicate=inbox_id is None)))
-        self._resolve_results(results)
+        _resolve(results, is_error=False)
         if new_ids:
             self._hand_to_relay(sorted(new_ids.values()))
 
@@ -132,22 +133,6 @@ class GroupCommitInbox:
                 if attempt == 2 or not exc.connection_invalidated:
                     raise
         raise AssertionError("unreachable")
-
-    @staticmethod
-    def _resolve(batch: list, *, error: Exception) -> None:
-        by_loop: dict = {}
-        for _delivery, future, loop in batch:
-            by_loop.setdefault(loop, []).append((future, error))
-        for loop, items in by_loop.items():
-            loop.call_soon_threadsafe(_set_all, items, True)
-
-    @staticmethod
-    def _resolve_results(results: list) -> None:
-        by_loop: dict = {}
-        for future, loop, accepted in results:
-            by_loop.setdefault(loop, []).append((future, accepted))
-        for loop, items in by_loop.items():
-            loop.call_soon_threadsafe(_set_all, items, False)
 
     # --- relay thread --------------------------------------------------------------------------------------
     def _hand_to_relay(self, ids: Sequence[int]) -> None:
@@ -186,6 +171,15 @@ class GroupCommitInbox:
                                len(ids), type(exc).__name__)
             if stop:
                 return
+
+
+def _resolve(outcomes: list, *, is_error: bool) -> None:
+    """Hand (future, loop, value) outcomes back to their event loops: one wake-up per loop, not per request."""
+    by_loop: dict = {}
+    for future, loop, value in outcomes:
+        by_loop.setdefault(loop, []).append((future, value))
+    for loop, items in by_loop.items():
+        loop.call_soon_threadsafe(_set_all, items, is_error)
 
 
 def _set_all(items: list, is_error: bool) -> None:

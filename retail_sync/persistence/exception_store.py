@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, func, select, text
 
 from retail_sync.persistence.sql import insert
 from retail_sync.persistence.tables import exceptions
@@ -67,3 +67,7 @@ def list_open(conn: Connection, limit: int = 100) -> list[dict]:
         select(exceptions).where(exceptions.c.status == "open").order_by(exceptions.c.id.desc()).limit(limit)
     )
     return [dict(row._mapping) for row in rows]
+
+
+def count_open(conn: Connection) -> int:
+    return conn.execute(select(func.count()).select_from(exceptions).where(exceptions.c.status == "open")).scalar_one()

@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 from sqlalchemy import func, select
 
-from retail_sync.persistence.tables import timeline, webhook_inbox
+from retail_sync.persistence.inbox import count_by_status
+from retail_sync.persistence.tables import timeline
 from tests.support.processes import start_beat, start_web, start_worker, wait_until
 from tests.support.woo import headers, order, php_json
 
@@ -21,12 +22,13 @@ def test_order_webhooks_flow_through_to_the_timeline_once_each(process_env, home
     beat = start_beat(env, home)
     try:
         # given 30 orders, each delivered as WooCommerce does: created, updated with the same body, repeats
+        rng = random.Random(7)
         deliveries = []
         for order_id in range(1000, 1030):
             body = php_json(order(order_id))
             deliveries += [(body, headers(body, "order.created")), (body, headers(body, "order.updated"))]
-            deliveries += [(body, headers(body, "order.updated"))] * random.randint(0, 2)
-        random.Random(7).shuffle(deliveries)
+            deliveries += [(body, headers(body, "order.updated"))] * rng.randint(0, 2)
+        rng.shuffle(deliveries)
 
         # when they arrive concurrently
         def send(item):
@@ -41,8 +43,7 @@ def test_order_webhooks_flow_through_to_the_timeline_once_each(process_env, home
 
         def all_done():
             with engine.connect() as conn:
-                rows = conn.execute(select(webhook_inbox.c.status, func.count()).group_by(webhook_inbox.c.status))
-                return dict(rows.all()) == {"done": 30}
+                return count_by_status(conn) == {"done": 30}
 
         wait_until(all_done, 60, message="30 orders processed")
         with engine.connect() as conn:
