@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README "Run the tests"). Runs the suites against both databases:
-#   unit + flows on SQLite and on PostgreSQL, integration + e2e on PostgreSQL, and the e2e smoke on SQLite
-#   (the demo's path). Needs Redis on 127.0.0.1:6379 (database 11 is ours) and PostgreSQL on 127.0.0.1:5432
-#   with trust auth for user postgres. A run that collects no test fails (pytest exit 5 is not success).
+#   unit + flows on SQLite and on PostgreSQL, the sandboxes' contract tests, integration + e2e on PostgreSQL,
+#   and the e2e smoke on SQLite (the demo's path). Needs Redis on 127.0.0.1:6379 (database 11 is ours) and
+#   PostgreSQL on 127.0.0.1:5432 with trust auth for user postgres. A run that collects no test fails (pytest exit 5 is not success).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python}"
@@ -22,6 +22,7 @@ if [ "$heads" != "1" ]; then echo "FAILED: Alembic has $heads heads (must be exa
 
 run "unit + flows" sqlite tests/unit tests/flows -q
 run "unit + flows" postgresql tests/unit tests/flows -q
+run "contract (sandboxes)" sqlite tests/contract -q
 run "integration + e2e" postgresql tests/integration tests/e2e -q
 run "e2e smoke" sqlite tests/e2e -q
 exit $status

@@ -65,5 +65,49 @@ def status() -> None:
     click.echo(json.dumps(report, indent=2))
 
 
+@main.group(invoke_without_command=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--woo-port", default=8081, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--erp-port", default=8069, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--wms-port", default=8083, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--engine-url", default=None, help="Where the WMS posts its events (default: ENGINE_URL).")
+@click.option("--seed", "seed_file", type=click.Path(exists=True, dir_okay=False),
+              help="Catalog JSON to load into each sandbox that holds no products yet.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="SQLite state (default: RETAIL_SYNC_HOME/sandbox).")
+@click.option("--tls", is_flag=True, help="Serve the store over https with a self-signed certificate.")
+@click.option("--assume-https", is_flag=True, help="The store is behind TLS termination: accept HTTP Basic.")
+@click.option("--wp-safe-urls", is_flag=True, help="Refuse loopback webhook URLs and odd ports, as WordPress does.")
+@click.option("--timezone", default="Europe/Berlin", show_default=True, help="The store's site timezone.")
+@click.pass_context
+def sandbox(ctx: click.Context, host: str, woo_port: int, erp_port: int, wms_port: int, engine_url: str | None,
+            seed_file: str | None, data_dir: str | None, tls: bool, assume_https: bool, wp_safe_urls: bool,
+            timezone: str) -> None:
+    """Run the simulated WooCommerce, ERP and WMS (or `sandbox seed FILE`)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from retail_sync.sandbox import cli_support
+
+    options = cli_support.options_from(
+        _settings(), host=host, woo_port=woo_port, erp_port=erp_port, wms_port=wms_port, engine_url=engine_url,
+        data_dir=data_dir, tls=tls, assume_https=assume_https, wp_safe_urls=wp_safe_urls, timezone=timezone)
+    try:
+        cli_support.serve(options, seed_file, announce=click.echo)
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@sandbox.command("seed")
+@click.argument("catalog_file", type=click.Path(exists=True, dir_okay=False))
+def sandbox_seed(catalog_file: str) -> None:
+    """Post one catalog to all three sandboxes (WOO_URL, ERP_URL, WMS_URL)."""
+    from retail_sync.sandbox import cli_support
+
+    try:
+        results = cli_support.seed_remote(_settings(), catalog_file)
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(results, indent=2))
+
+
 if __name__ == "__main__":
     main()
