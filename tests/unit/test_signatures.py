@@ -40,6 +40,17 @@ def test_secrets_with_html_special_characters(secret):
     assert woo.verify_signature(body, real, [encoded.encode()])
 
 
+@pytest.mark.parametrize("stored, used_by_wordpress", [
+    ("a&#0038;b", "a&b"),        # zero padding is normalised first
+    ("a&#X26;b", "a&b"),         # hex forms of ' " & are matched case-insensitively
+    ("a&AMP;b", "a&AMP;b"),      # named entities are case-sensitive: left as written
+    ("a&#x3c;b", "a&#x3c;b"),    # a hex `<` is not in WordPress's table
+    ("&amp;lt;", "&lt;"),        # one pass only
+])
+def test_secret_decoding_is_exactly_wordpress_specialchars_decode(stored, used_by_wordpress):
+    assert woo.wp_decode_secret(stored.encode()) == used_by_wordpress.encode()
+
+
 def test_previous_secret_is_accepted_during_rotation():
     body = php_json(order(2))
     old = woo.sign(body, b"old-secret")

@@ -19,15 +19,20 @@ SIGNATURE_HEADER = "x-wc-webhook-signature"
 TOPIC_HEADER = "x-wc-webhook-topic"
 PING_BODY = re.compile(rb"webhook_id=\d{1,20}")
 
-# wp_specialchars_decode($secret, ENT_QUOTES) decodes exactly these entities (and nothing else).
+# wp_specialchars_decode($secret, ENT_QUOTES), as WordPress writes it: zero-padded numeric entities are first
+# normalised (`&#0038;` → `&#038;`; the hex ones case-insensitively), then strtr() replaces exactly this table,
+# case-sensitively. Anything else (`&AMP;`, `&#x3c;`) stays as written, so it must stay here too.
+_WP_ENTITY_PADDING = (
+    (re.compile(r"&#0*39;"), "&#039;"), (re.compile(r"&#x0*27;", re.I), "&#x27;"),
+    (re.compile(r"&#0*34;"), "&#034;"), (re.compile(r"&#x0*22;", re.I), "&#x22;"),
+    (re.compile(r"&#0*60;"), "&#060;"), (re.compile(r"&#0*62;"), "&#062;"),
+    (re.compile(r"&#0*38;"), "&#038;"), (re.compile(r"&#x0*26;", re.I), "&#x26;"),
+)
 _WP_ENTITIES = {
-    "&amp;": "&", "&#038;": "&", "&#38;": "&", "&#x26;": "&",
-    "&lt;": "<", "&#060;": "<", "&#60;": "<", "&#x3c;": "<",
-    "&gt;": ">", "&#062;": ">", "&#62;": ">", "&#x3e;": ">",
-    "&quot;": '"', "&#034;": '"', "&#34;": '"', "&#x22;": '"',
-    "&#039;": "'", "&#39;": "'", "&#x27;": "'",
+    "&#039;": "'", "&#x27;": "'", "&quot;": '"', "&#034;": '"', "&#x22;": '"',
+    "&lt;": "<", "&#060;": "<", "&gt;": ">", "&#062;": ">", "&amp;": "&", "&#038;": "&", "&#x26;": "&",
 }
-_WP_ENTITY_PATTERN = re.compile("|".join(re.escape(e) for e in sorted(_WP_ENTITIES, key=len, reverse=True)), re.I)
+_WP_ENTITY_PATTERN = re.compile("|".join(re.escape(e) for e in sorted(_WP_ENTITIES, key=len, reverse=True)))
 
 
 class MalformedDelivery(ValueError):
@@ -36,7 +41,11 @@ class MalformedDelivery(ValueError):
 
 def wp_decode_secret(secret: bytes) -> bytes:
     text = secret.decode("utf-8")
-    return _WP_ENTITY_PATTERN.sub(lambda m: _WP_ENTITIES[m.group(0).lower()], text).encode("utf-8")
+    if "&" not in text:
+        return secret
+    for pattern, replacement in _WP_ENTITY_PADDING:
+        text = pattern.sub(replacement, text)
+    return _WP_ENTITY_PATTERN.sub(lambda m: _WP_ENTITIES[m.group(0)], text).encode("utf-8")
 
 
 def sign(body: bytes, secret: bytes) -> str:
