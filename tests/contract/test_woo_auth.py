@@ -243,3 +243,32 @@ def test_routes_outside_wc_v3_are_not_found_even_with_valid_keys(store):
         assert error(client.get(endpoint))[:2] == (404, "rest_no_route")
     wp_route = api(store, version="wp/v2").get("posts")
     assert error(wp_route) == (404, "rest_no_route", "No route was found matching the URL and request method.")
+
+
+def test_an_anonymous_request_gets_its_bad_arguments_reported_before_the_401(store):
+    """`WP_REST_Server::dispatch()` validates the route's arguments before the permission callback."""
+    rest = f"{store}/wp-json/wc/v3"
+    too_many = requests.get(f"{rest}/products", params={"per_page": 101}, timeout=5)
+    assert error(too_many) == (400, "rest_invalid_param", "Invalid parameter(s): per_page")
+    assert too_many.json()["data"]["params"] == {
+        "per_page": "per_page must be between 1 (inclusive) and 100 (inclusive)"}
+    cases = [
+        ("GET", f"{rest}/products?stock_status=sold-out", None, "rest_invalid_param"),
+        ("GET", f"{rest}/products/1/variations?per_page=0", None, "rest_invalid_param"),
+        ("GET", f"{rest}/orders?status=shipped", None, "rest_invalid_param"),
+        ("GET", f"{rest}/customers?orderby=email", None, "rest_invalid_param"),
+        ("POST", f"{rest}/customers", {"first_name": "No email"}, "rest_missing_callback_param"),
+        ("POST", f"{rest}/products", {"regular_price": 9.5}, "rest_invalid_param"),
+        ("DELETE", f"{rest}/customers/1?force=maybe", None, "rest_invalid_param"),
+    ]
+    for method, url, body, code in cases:
+        response = requests.request(method, url, json=body, timeout=5)
+        assert (response.status_code, response.json()["code"]) == (400, code), url
+    # valid arguments still meet the permission check
+    assert error(requests.get(f"{rest}/products", params={"per_page": 100, "stock_status": "instock"}, timeout=5)) == (
+        401, "woocommerce_rest_cannot_view", "Sorry, you cannot list resources.")
+    assert error(requests.post(f"{rest}/products", json={"name": "x"}, timeout=5)) == (
+        401, "woocommerce_rest_cannot_create", "Sorry, you are not allowed to create resources.")
+    refunds = requests.get(f"{rest}/orders/1/refunds", params={"per_page": 101}, timeout=5)
+    assert error(refunds)[:2] == (400, "rest_invalid_param")
+    assert api(store).get("products").json()[0]["sku"] == "TEE-1"  # nothing was written

@@ -100,3 +100,68 @@ def test_list_filters_and_paging(client):
         "mia@example.com"]
     assert [c["email"] for c in client.get("customers", params={"search": "zo"}).json()] == ["zoe@example.com"]
     assert error(client.get("customers", params={"per_page": 101}))[:2] == (400, "rest_invalid_param")
+
+
+# ---- delete and batch ----------------------------------------------------------------------------------------
+def test_delete_needs_force_answers_the_customer_and_fires_customer_deleted(client, store, fired):
+    customer = client.post("customers", {"email": "gone@example.com", "first_name": "Gone"}).json()
+    order = client.post("orders", {"customer_id": customer["id"]})
+    assert order.status_code == 201, order.text
+    assert error(client.delete(f"customers/{customer['id']}")) == (
+        501, "woocommerce_rest_trash_not_supported", "Customers do not support trashing.")
+    assert error(client.delete("customers/999999")) == (  # 501 comes first, before the id is looked up
+        501, "woocommerce_rest_trash_not_supported", "Customers do not support trashing.")
+    assert error(client.delete("customers/999999", params={"force": True})) == (
+        400, "woocommerce_rest_invalid_id", "Invalid resource id.")
+    assert error(client.delete(f"customers/{customer['id']}", params={"force": True, "reassign": customer["id"]})) == (
+        400, "woocommerce_rest_customer_invalid_reassign", "Invalid resource id for reassignment.")
+    assert client.get(f"customers/{customer['id']}").status_code == 200  # refusals changed nothing
+    deleted = client.delete(f"customers/{customer['id']}", params={"force": True})
+    assert deleted.status_code == 200, deleted.text
+    assert (deleted.json()["id"], deleted.json()["first_name"]) == (customer["id"], "Gone")
+    assert error(client.get(f"customers/{customer['id']}")) == (404, "woocommerce_rest_invalid_id",
+                                                                 "Invalid resource ID.")
+    assert client.get(f"orders/{order.json()['id']}").json()["customer_id"] == 0  # now a guest order
+    assert [hook for hook in fired() if hook[0].startswith("customer.")] == [
+        ("customer.created", customer["id"]), ("customer.deleted", customer["id"])]
+    assert requests.get(f"{store}/_sandbox/state", timeout=5).json()["customers"] == 0
+
+
+def test_batch_creates_updates_deletes_with_per_item_errors(client, store, fired):
+    kept = client.post("customers", {"email": "kept@example.com"}).json()
+    doomed = client.post("customers", {"email": "doomed@example.com"}).json()
+    response = client.post("customers/batch", {
+        "create": [{"email": "new@example.com", "first_name": "New"}, {"email": "KEPT@example.com"},
+                   {"first_name": "No email"}],
+        "update": [{"id": kept["id"], "last_name": "Kept"}, {"id": 999999, "last_name": "x"}],
+        "delete": [doomed["id"], 999999],
+    })
+    assert response.status_code == 200, response.text
+    body = response.json()
+    created, duplicate, no_email = body["create"]
+    assert (created["email"], created["first_name"]) == ("new@example.com", "New")
+    assert duplicate == {"id": 0, "error": {"code": "registration-error-email-exists", "message": EMAIL_EXISTS,
+                                            "data": {"status": 400}}}
+    assert (no_email["id"], no_email["error"]["code"], no_email["error"]["message"]) == (
+        0, "registration-error-invalid-email", "Please provide a valid email address.")
+    assert body["update"][0]["last_name"] == "Kept"
+    assert body["update"][1] == {"id": 999999, "error": {"code": "woocommerce_rest_invalid_id",
+                                                         "message": "Invalid resource ID.", "data": {"status": 400}}}
+    assert body["delete"][0]["id"] == doomed["id"]
+    assert body["delete"][1] == {"id": 999999, "error": {"code": "woocommerce_rest_invalid_id",
+                                                         "message": "Invalid resource id.", "data": {"status": 400}}}
+    assert sorted(c["email"] for c in client.get("customers").json()) == ["kept@example.com", "new@example.com"]
+    assert fired()[2:] == [("customer.created", created["id"]), ("customer.updated", kept["id"]),
+                           ("customer.deleted", doomed["id"])]
+    ledger = requests.get(f"{store}/_sandbox/ledger", timeout=5).json()["creates"]
+    assert [c["outcome"] for c in ledger["customer:kept@example.com"]] == ["created", "rejected"]
+
+
+def test_batch_takes_at_most_100_items_and_put_works_too(client):
+    too_many = client.post("customers/batch", {"create": [{"email": f"c{i}@example.com"} for i in range(60)],
+                                               "delete": list(range(1, 42))})
+    assert error(too_many) == (413, "woocommerce_rest_request_entity_too_large",
+                               "Unable to accept more than 100 items for this request.")
+    assert client.get("customers").json() == []
+    put = client.put("customers/batch", {"create": [{"email": "put@example.com"}]})
+    assert put.status_code == 200 and put.json()["create"][0]["email"] == "put@example.com"

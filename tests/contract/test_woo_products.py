@@ -312,3 +312,70 @@ def test_fields_parameter_keeps_only_the_named_keys(sandbox_options, serve):
     assert response.headers["X-WP-Total"] == "1"
     missing = api.get("products/999999", params={"_fields": "id"})
     assert missing.status_code == 404 and missing.json()["code"] == "woocommerce_rest_product_invalid_id"
+
+
+# ---- catalog filters ----------------------------------------------------------------------------------------
+def _ids(response: requests.Response) -> list[int]:
+    return sorted(p["id"] for p in ok(response))
+
+
+def test_stock_status_filter_matches_what_each_product_shows(store):
+    store.seed([{"sku": "FULL", "name": "Full", "price": "5.00", "stock": {"WH-EAST": 3}},
+                {"sku": "EMPTY", "name": "Empty", "price": "5.00", "stock": {"WH-EAST": 0}},
+                {"sku": "BACK", "name": "Back", "price": "5.00", "stock": {"WH-EAST": 0}},
+                {"sku": "LOOSE", "name": "Loose", "price": "5.00", "stock": {}, "manage_stock": False},
+                {"sku": "GONE", "name": "Gone", "price": "5.00", "stock": {}, "manage_stock": False},
+                VARIABLE,
+                {"sku": "CAP", "name": "Cap", "price": "9.00", "variations": [
+                    {"sku": "CAP-S", "name": "Cap S", "price": "9.00", "stock": {"WH-EAST": 0}}]}])
+    ok(store.api.put(f"products/{store.by_sku('BACK')['id']}", {"backorders": "notify"}))
+    ok(store.api.put(f"products/{store.by_sku('GONE')['id']}", {"stock_status": "outofstock"}))
+    everything = ok(store.api.get("products", params={"per_page": 100}))
+    assert {p["sku"]: p["stock_status"] for p in everything} == {
+        "FULL": "instock", "EMPTY": "outofstock", "BACK": "onbackorder", "LOOSE": "instock", "GONE": "outofstock",
+        "HOODIE": "instock", "CAP": "outofstock"}
+    for status in ("instock", "outofstock", "onbackorder"):
+        filtered = store.api.get("products", params={"stock_status": status, "per_page": 100})
+        assert _ids(filtered) == sorted(p["id"] for p in everything if p["stock_status"] == status), status
+        assert filtered.headers["X-WP-Total"] == str(len(ok(filtered)))
+    # with `sku` the query takes variations too: what reconciliation asks
+    asked = {"sku": "HOODIE-S,HOODIE-M,CAP-S,FULL", "stock_status": "outofstock"}
+    assert sorted(p["sku"] for p in ok(store.api.get("products", params=asked))) == ["CAP-S", "HOODIE-M"]
+    hoodie = store.by_sku("HOODIE")
+    in_stock = store.api.get(f"products/{hoodie['id']}/variations", params={"stock_status": "instock"})
+    assert [v["sku"] for v in ok(in_stock)] == ["HOODIE-S"]
+    bad = store.api.get("products", params={"stock_status": "sold-out"})
+    assert error(bad) == (400, "rest_invalid_param", "Invalid parameter(s): stock_status")
+    assert bad.json()["data"]["params"] == {
+        "stock_status": "stock_status is not one of instock, outofstock, and onbackorder."}
+
+
+def test_tax_class_on_sale_featured_price_and_taxonomy_filters(store):
+    store.seed([{"sku": "STD", "name": "Standard", "price": "10.00"},
+                {"sku": "RED", "name": "Reduced", "price": "20.00", "tax_class": "reduced-rate"},
+                {"sku": "SALE", "name": "Sale", "price": "30.00"}, VARIABLE])
+    ids = {sku: store.by_sku(sku)["id"] for sku in ("STD", "RED", "SALE", "HOODIE", "HOODIE-M")}
+    ok(store.api.put(f"products/{ids['SALE']}", {"sale_price": "25.00", "featured": True}))
+    ok(store.api.put(f"products/{ids['HOODIE']}/variations/{ids['HOODIE-M']}", {"sale_price": "39.00"}))
+
+    def found(**params: object) -> list[int]:
+        return _ids(store.api.get("products", params={"per_page": 100, **params}))
+
+    assert found(tax_class="reduced-rate") == [ids["RED"]]
+    assert found(tax_class="standard") == sorted([ids["STD"], ids["SALE"], ids["HOODIE"]])
+    assert found(tax_class="zero-rate") == []
+    assert found(on_sale="true") == sorted([ids["SALE"], ids["HOODIE"]])  # a variable one through its variation
+    assert found(on_sale="false") == sorted([ids["STD"], ids["RED"]])
+    assert found(featured="true") == [ids["SALE"]]
+    assert found(featured="false") == sorted([ids["STD"], ids["RED"], ids["HOODIE"]])
+    assert found(min_price="15", max_price="26") == sorted([ids["RED"], ids["SALE"]])  # sale price counts
+    assert found(min_price="39") == sorted([ids["HOODIE"]])  # a child's price (39.00 on sale, 40.00)
+    assert found(max_price="10") == [ids["STD"]]
+    assert found(category="15") == sorted(ids[s] for s in ("STD", "RED", "SALE", "HOODIE"))
+    assert found(category="16") == [] and found(tag="1") == []
+    assert found(stock_status="outofstock", tax_class="standard", on_sale="false") == [ids["STD"]]  # no stock
+    problems = store.api.get("products", params={"tax_class": "luxury", "on_sale": "maybe", "featured": "2"})
+    assert error(problems)[:2] == (400, "rest_invalid_param")
+    assert problems.json()["data"]["params"] == {
+        "tax_class": "tax_class is not one of standard, reduced-rate, and zero-rate.",
+        "featured": "featured is not of type boolean.", "on_sale": "on_sale is not of type boolean."}

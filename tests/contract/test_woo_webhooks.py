@@ -20,6 +20,7 @@ import requests
 from woocommerce import API
 
 from retail_sync.sandbox import runner
+from retail_sync.sandbox.woocommerce import hookshot
 from retail_sync.sandbox.woocommerce.app import WooSandbox
 from tests.support.processes import free_port
 
@@ -40,6 +41,7 @@ SKUS = [f"P-{n}" for n in range(8)]
 @dataclass
 class Captured:
     version: str
+    method: str
     path: str
     headers: list[tuple[str, str]]
     body: bytes
@@ -54,14 +56,15 @@ class Captured:
 
 
 class Receiver:
-    """A tiny threaded HTTP server: records each request, answers `statuses` in turn (then `status`), optionally
-    after `delay_s`."""
+    """A tiny threaded HTTP server: records each request (POST or GET), answers `statuses` in turn (then `status`),
+    optionally after `delay_s`; a 3xx answer carries `Location: <location>`."""
 
     def __init__(self) -> None:
         self.requests: list[Captured] = []
         self.statuses: deque[int] = deque()
         self.status = 200
         self.delay_s = 0.0
+        self.location = "/moved"
         self.in_progress = 0
         self._changed = threading.Condition()
         receiver = self
@@ -72,7 +75,8 @@ class Receiver:
                     receiver.in_progress += 1
                     receiver._changed.notify_all()
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                captured = Captured(self.request_version, self.path, list(self.headers.items()), body, time.time())
+                captured = Captured(self.request_version, self.command, self.path, list(self.headers.items()), body,
+                                    time.time())
                 time.sleep(receiver.delay_s)
                 with receiver._changed:
                     status = receiver.statuses.popleft() if receiver.statuses else receiver.status
@@ -81,9 +85,11 @@ class Receiver:
                     receiver._changed.notify_all()
                 self.send_response(status)
                 if 300 <= status < 400:
-                    self.send_header("Location", "/moved")
+                    self.send_header("Location", receiver.location)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+
+            do_GET = do_POST  # noqa: N815 - a ping redirected by a 302/303 comes back as a GET
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -601,3 +607,101 @@ def test_a_pending_delivery_survives_a_restart(sandbox_options, receiver):
         assert report(restarted[0].url)["pending"] == []
     finally:
         runner.stop(restarted)
+
+
+# ---- GET /webhooks date filters -----------------------------------------------------------------------------------
+def test_list_after_before_are_inclusive_on_the_gmt_creation_date(wcapi, receiver):
+    hooks = []
+    for number in range(3):
+        if number:
+            time.sleep(1.05)  # creation dates have whole seconds
+        hooks.append(create_webhook(wcapi, receiver.url, "order.updated", name=f"hook {number}"))
+    ids = [hook["id"] for hook in hooks]
+    middle = hooks[1]["date_created_gmt"]
+    assert hooks[1]["date_created"] != middle  # the site is not on UTC, so local and GMT differ
+
+    def listed(**params: Any) -> list[int]:
+        response = wcapi.get("webhooks", params={"orderby": "id", "order": "asc", **params})
+        assert response.status_code == 200, response.text
+        return [hook["id"] for hook in response.json()]
+
+    assert listed(after=middle) == ids[1:]  # BETWEEN: the bound itself is included
+    assert listed(before=middle) == ids[:2]
+    assert listed(after=middle, before=middle) == [ids[1]]
+    assert listed(after=middle + "+05:00") == ids[1:]  # the offset is ignored: the wall time is taken as GMT
+    assert listed(after=middle.replace("T", " ") + ".9Z") == ids[1:]  # space, fraction and Z read the same way
+    assert listed(after="2999-01-01T00:00:00") == []  # `before` defaults to now
+    for bad in ("yesterday", "2026-01-01"):
+        response = wcapi.get("webhooks", params={"after": bad})
+        assert (response.status_code, response.json()["code"]) == (400, "rest_invalid_param")
+
+
+# ---- the creation ping follows redirects, deliveries do not ------------------------------------------------------------
+def test_ping_follows_redirects_like_wp_safe_remote_post(woo, wcapi, receiver):
+    receiver.statuses.extend([301, 307, 302, 200])
+    hook = create_webhook(wcapi, receiver.url)
+    # 301 and 307 repeat the POST, 302 turns it into a GET (still carrying the body, as cURL does)
+    assert [(r.method, r.path) for r in receiver.pings()] == [
+        ("POST", "/hooks/woo"), ("POST", "/moved"), ("POST", "/moved"), ("GET", "/moved")]
+    assert {r.body for r in receiver.pings()} == {f"webhook_id={hook['id']}".encode()}
+    [ping] = [d for d in report(woo)["deliveries"] if d["kind"] == "ping"]
+    assert (ping["status_code"], ping["success"]) == (200, True)  # the final answer is what counts
+    assert webhook_state(woo, hook["id"])["pending_delivery"] is False
+
+    receiver.status = 302  # deliveries still take the 302 as the answer (a success), following nothing
+    touch(wcapi, product_id(wcapi, "TEE-1"))
+    [delivery] = receiver.wait_deliveries(1)
+    time.sleep(0.3)
+    assert (delivery.method, delivery.path) == ("POST", "/hooks/woo") and len(receiver.requests) == 5
+
+
+def test_ping_gives_up_after_five_redirects(woo, wcapi, receiver):
+    receiver.status = 301
+    hook = create_webhook(wcapi, receiver.url)
+    assert len(receiver.pings()) == 6  # the first request and five redirects followed
+    [ping] = [d for d in report(woo)["deliveries"] if d["kind"] == "ping"]
+    assert ping["status_code"] is None and "Too many redirects" in ping["error"]
+    assert webhook_state(woo, hook["id"])["pending_delivery"] is True
+
+
+def test_ping_redirects_are_checked_against_the_safe_url_rules(receiver):
+    body, headers = hookshot.ping_request(7)
+    home = f"http://127.0.0.1:{receiver.port}/"  # the receiver is the store's own host and port, so it is safe
+    receiver.statuses.extend([302, 200])
+    followed = hookshot.post(receiver.url, body, headers, timeout=5, safe_only=True, home_url=home,
+                             redirects=hookshot.PING_REDIRECTS)
+    assert (followed.status, [r.path for r in receiver.requests]) == (200, ["/hooks/woo", "/moved"])
+
+    receiver.location = f"http://127.0.0.2:{receiver.port}/elsewhere"  # loopback, not the store: unsafe
+    receiver.statuses.extend([302])
+    refused = hookshot.post(receiver.url, body, headers, timeout=5, safe_only=True, home_url=home,
+                            redirects=hookshot.PING_REDIRECTS)
+    assert refused.status is None and "valid URL" in refused.error
+    assert [r.path for r in receiver.requests] == ["/hooks/woo", "/moved", "/hooks/woo"]  # the hop never went out
+
+
+# ---- action.* topics -----------------------------------------------------------------------------------------------------
+def test_order_status_action_hooks_deliver_the_hook_name_and_order_id(woo, wcapi, receiver):
+    changed = create_webhook(wcapi, receiver.url, "action.woocommerce_order_status_changed")
+    assert changed["hooks"] == ["woocommerce_order_status_changed"] and changed["resource"] == "action"
+    never = create_webhook(wcapi, receiver.url, "action.woocommerce_low_stock")  # accepted, never fired here
+    order = wcapi.post("orders", {"status": "pending", "line_items": [{"product_id": product_id(wcapi, "P-3")}]})
+    assert order.status_code == 201, order.text
+    order_id = order.json()["id"]
+    time.sleep(0.3)
+    assert receiver.deliveries() == []  # created as pending: no transition, no hook
+    assert wcapi.put(f"orders/{order_id}", {"status": "on-hold"}).status_code == 200
+
+    [delivery] = receiver.wait_deliveries(1)
+    assert delivery.body == b'{"action":"woocommerce_order_status_changed","arg":%d}' % order_id
+    assert (delivery.header("X-WC-Webhook-Topic"), delivery.header("X-WC-Webhook-Resource"),
+            delivery.header("X-WC-Webhook-Event"), delivery.header("X-WC-Webhook-ID")) == (
+        "action.woocommerce_order_status_changed", "action", "woocommerce_order_status_changed", str(changed["id"]))
+    assert delivery.header("X-WC-Webhook-Signature") == signature(delivery.body)
+    hooks = requests.get(f"{woo}/_sandbox/hooks", timeout=5).json()["hooks"]
+    assert [h["topic"] for h in hooks if h["topic"].startswith("action.")] == [
+        "action.woocommerce_order_status_on-hold", "action.woocommerce_order_status_pending_to_on-hold",
+        "action.woocommerce_order_status_changed"]
+    time.sleep(0.3)
+    assert [a["webhook_id"] for a in attempts(report(woo))] == [changed["id"]]  # the unfired topic sent nothing
+    assert never["id"] not in {p["webhook_id"] for p in report(woo)["pending"]}

@@ -53,6 +53,11 @@ class WooSandbox(Sandbox):
             return catalog.render_product_any(self, resource_id)
         if resource == "customer":
             return catalog.render_customer(self, resource_id)
+        if resource == "coupon":
+            # imported here: the module imports above this class are not this method's to change
+            from retail_sync.sandbox.woocommerce import coupons
+
+            return coupons.render_coupon(self, resource_id)
         return None
 
     # Sandbox hooks -----------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@
   counts; HTTP Basic and `consumer_key`/`consumer_secret` query keys count only when the store is https (`--tls`,
   or `--assume-https` behind TLS termination) and are otherwise ignored, so such a request runs anonymous.
 * An anonymous request reaches the route's permission check and gets the controller's 401 ("Sorry, you cannot
-  list resources."), except on a CRUD item that does not exist, where WooCommerce lets it through to its 404.
+  list resources."), except on a CRUD item that does not exist, where WooCommerce lets it through to its 404,
+  and except when the route's own argument checks fail first (400 `rest_invalid_param`, see `_deny_anonymous`).
 * `/?rest_route=/wc/v3/...` is dispatched like `/wp-json/wc/v3/...` but never authenticated (WooCommerce 8.x only
   looks for `wp-json/wc/` in the request URI), so even valid keys get the anonymous 401.
 * A failed Basic secret sets "Consumer secret is invalid." and the store then still tries OAuth, which replaces
@@ -15,6 +16,7 @@ Used nonces live in SQLite, keyed by (key, timestamp) as WooCommerce stores them
 from __future__ import annotations
 
 import base64
+import inspect
 import json
 import re
 import time
@@ -142,7 +144,7 @@ async def _authorize(store: "WooSandbox", request: Request) -> bool:
         _dispatch_rest_route(request)
     else:
         return False
-    _deny_anonymous(store, request)
+    await _deny_anonymous(store, request)
     request.state.permission = None
     return False
 
@@ -204,8 +206,12 @@ def _dispatch_rest_route(request: Request) -> None:
     request.scope["query_string"] = urlencode([(k, v) for k, v in params.items() if isinstance(v, str)]).encode()
 
 
-def _deny_anonymous(store: "WooSandbox", request: Request) -> None:
-    """Raise what the matched route's permission callback answers an anonymous caller, or `rest_no_route`."""
+async def _deny_anonymous(store: "WooSandbox", request: Request) -> None:
+    """Raise what the matched route's permission callback answers an anonymous caller, or `rest_no_route`.
+
+    `WP_REST_Server::dispatch()` checks the route's declared arguments (`has_valid_params()`) before the
+    permission callback, so a route whose handler is marked with `rest.checks_args` answers a bad argument with
+    its 400 even to an anonymous caller."""
     for route in request.app.router.routes:
         match, child = route.matches(request.scope)
         if match is Match.FULL:
@@ -213,6 +219,9 @@ def _deny_anonymous(store: "WooSandbox", request: Request) -> None:
             break
     else:
         raise no_route()
+    check = getattr(getattr(route, "endpoint", None), "check_args", None)
+    if check is not None and inspect.isawaitable(outcome := check(request)):
+        await outcome
     method = request.method
     if template.endswith("/batch"):
         raise _denied("woocommerce_rest_cannot_batch", "Sorry, you are not allowed to batch manipulate this resource.")

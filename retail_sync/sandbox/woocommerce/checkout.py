@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from retail_sync.sandbox.common.catalog import normalise_sku
+from retail_sync.sandbox.common.db import loads
 from retail_sync.sandbox.woocommerce import catalog, order_lifecycle, order_render, order_store, order_write
 from retail_sync.sandbox.woocommerce.refunds import GATEWAYS
 from retail_sync.sandbox.woocommerce.rest import WooError
@@ -135,13 +136,15 @@ def _check_stock(store: "WooSandbox", products: list[Any], lines: list[CheckoutL
         holders[holder["id"]] = (holder, line.sku)
     for holder_id, quantity in wanted.items():
         holder, sku = holders[holder_id]
-        shown = catalog.render_product(store, holder)
+        # read from the row, not a rendered product: the holder manages its own stock, or nothing manages it
+        # (a "parent" variation's holder is its parent), so its own data is what `stock_view` would show
+        data = loads(holder["data"])
         if catalog.manages_stock(holder):
             available = holder["stock_quantity"] or 0
-            short = shown["backorders"] == "no" and available < quantity
+            short = data.get("backorders", "no") == "no" and available < quantity
         else:
             available = 0
-            short = shown["stock_status"] == "outofstock"
+            short = data.get("stock_status", "instock") == "outofstock"
         if short:
             raise CheckoutRefused(409, "out_of_stock",
                                   f"Not enough stock for {sku}: {quantity} requested, {max(available, 0)} available.",

@@ -1,5 +1,5 @@
-"""Customers of the store sandbox: `GET/POST /customers`, `GET/PUT /customers/{id}` (the v3 customers
-controller) and their REST representation.
+"""Customers of the store sandbox: `GET/POST /customers`, `GET/PUT/DELETE /customers/{id}`, `/customers/batch`
+(the v3 customers controller) and their REST representation.
 
 As on a real store: `POST` with an email that is already registered fails with `registration-error-email-exists`
 (the message is WooCommerce's, link markup included); `PUT` to someone else's email is refused with
@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from retail_sync.sandbox.common.db import dumps, loads
 from retail_sync.sandbox.woocommerce.product_store import iso, parse_iso
-from retail_sync.sandbox.woocommerce.rest import (REST_PREFIX, WooError, invalid_params, page_params, paged,
-                                                  query_params, request_params, rest_url, wc_response)
+from retail_sync.sandbox.woocommerce.query_params import bool_value, int_value
+from retail_sync.sandbox.woocommerce.rest import (REST_PREFIX, WooError, checks_args, invalid_params, page_params,
+                                                  paged, query_params, request_params, rest_url, wc_response)
+from retail_sync.sandbox.woocommerce.rest_batch import as_int, batch_items
 from retail_sync.sandbox.woocommerce.wp_schema import clean, php_list, validate
 
 if TYPE_CHECKING:
@@ -33,6 +35,7 @@ CUSTOMER_SCHEMA: dict[str, Any] = {"email": "string", "first_name": "string", "l
                                    "shipping": "object", "meta_data": "array"}
 EMAIL_EXISTS = ('An account is already registered with your email address. '
                 '<a href="#" class="showlogin">Please log in.</a>')
+EDITABLE = ["POST", "PUT", "PATCH"]
 ORDERBY = {"id": "id", "include": "id", "name": "display_name", "registered_date": "date_created_gmt"}
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
@@ -41,22 +44,29 @@ def register(app: FastAPI, store: "WooSandbox") -> None:
     base = f"{REST_PREFIX}/customers"
 
     @app.get(base)
+    @checks_args(lambda request: (page_params(request), _list_args(query_params(request))))
     async def list_customers(request: Request) -> Response:
         rows, total, page, per_page = _list(store, request)
         return paged(request, [_render(store, row) for row in rows], total, page, per_page)
 
     @app.post(base)
+    @checks_args(lambda request: _checked_request(request, creating=True))
     async def create_customer(request: Request) -> Response:
         params = await request_params(request)
-        try:
-            customer_id = _create(store, _valid(params, creating=True))
-        except WooError:
-            store.ledger.record_create("customer", str(params.get("email", "")).lower(), "rejected")
-            raise
-        store.ledger.record_create("customer", str(params["email"]).lower(), "created", customer_id)
-        store.fire("customer.created", customer_id)
+        customer_id = _create_one(store, params, lambda: _valid(params, creating=True))
         return wc_response(render_customer(store, customer_id), 201,
                            {"Location": rest_url(store.home_url, f"/wc/v3/customers/{customer_id}")})
+
+    @app.api_route(base + "/batch", methods=EDITABLE)
+    async def batch_customers(request: Request) -> Response:
+        # items skip the route's argument checks (`batch_items()` calls the handlers directly): a missing or bad
+        # email is what `wc_create_new_customer()` says about it; other values still need their schema types here
+        return wc_response(batch_items(await request_params(request), {
+            "create": lambda item: render_customer(store, _create_one(
+                store, item, lambda: validate(item, CUSTOMER_SCHEMA))),
+            "update": lambda item: _update_one(store, as_int(item.get("id")), _valid(item, creating=False)),
+            "delete": lambda customer_id: _delete(store, customer_id, force=True, reassign=None),
+        }))
 
     @app.get(base + "/{customer_id:int}")
     async def get_customer(customer_id: int) -> Response:
@@ -65,12 +75,67 @@ def register(app: FastAPI, store: "WooSandbox") -> None:
             raise WooError(404, "woocommerce_rest_invalid_id", "Invalid resource ID.")
         return wc_response(body)
 
-    @app.api_route(base + "/{customer_id:int}", methods=["POST", "PUT", "PATCH"])
+    @app.api_route(base + "/{customer_id:int}", methods=EDITABLE)
+    @checks_args(lambda request: _checked_request(request, creating=False))
     async def update_customer(customer_id: int, request: Request) -> Response:
-        params = _valid(await request_params(request), creating=False)
-        _update(store, customer_id, params)
-        store.fire("customer.updated", customer_id)
-        return wc_response(render_customer(store, customer_id))
+        return wc_response(_update_one(store, customer_id, _valid(await request_params(request), creating=False)))
+
+    @app.delete(base + "/{customer_id:int}")
+    @checks_args(lambda request: _delete_args(query_params(request)))
+    async def delete_customer(customer_id: int, request: Request) -> Response:
+        force, reassign = _delete_args(query_params(request))
+        return wc_response(_delete(store, customer_id, force, reassign))
+
+
+def _create_one(store: "WooSandbox", params: dict[str, Any], check: Callable[[], dict[str, Any]]) -> int:
+    """Create after `check()` (which returns the sanitised params); record the attempt in the ledger under the
+    email, fire `customer.created`."""
+    key = str(params.get("email", "")).strip().lower()
+    try:
+        customer_id = _create(store, check())
+    except WooError:
+        store.ledger.record_create("customer", key, "rejected")
+        raise
+    store.ledger.record_create("customer", key, "created", customer_id)
+    store.fire("customer.created", customer_id)
+    return customer_id
+
+
+def _update_one(store: "WooSandbox", customer_id: int, params: dict[str, Any]) -> dict[str, Any] | None:
+    _update(store, customer_id, params)
+    store.fire("customer.updated", customer_id)
+    return render_customer(store, customer_id)
+
+
+async def _checked_request(request: Request, creating: bool) -> None:
+    _valid(await request_params(request), creating)
+
+
+def _delete_args(q: dict[str, Any]) -> tuple[bool, int | None]:
+    """The DELETE route's `force` (boolean, default false) and `reassign` (integer) arguments."""
+    force = bool_value(q.get("force"), "force", default=False)
+    reassign = int_value(q.get("reassign"), "reassign")
+    return force, None if reassign is None else abs(reassign)
+
+
+def _delete(store: "WooSandbox", customer_id: int, force: bool, reassign: int | None) -> dict[str, Any]:
+    """`WC_REST_Customers_V1_Controller::delete_item()` as WooCommerce 8.2 has it: no trash (501 before even
+    looking the id up), an unknown id is 400 with "id" in lower case (unlike GET/PUT), the response is the customer
+    as it was. `delete_user` fires `customer.deleted`; `wc_reset_order_customer_id_on_deleted_user` then turns the
+    customer's orders into guest orders with one UPDATE (HPOS also bumps their modified date; no order webhook)."""
+    if not force:
+        raise WooError(501, "woocommerce_rest_trash_not_supported", "Customers do not support trashing.")
+    body = render_customer(store, customer_id)
+    if body is None:
+        raise WooError(400, "woocommerce_rest_invalid_id", "Invalid resource id.")
+    if reassign and (reassign == customer_id or render_customer(store, reassign) is None):
+        raise WooError(400, "woocommerce_rest_customer_invalid_reassign", "Invalid resource id for reassignment.")
+    with store.db.tx() as conn:
+        conn.execute("DELETE FROM customers WHERE id = ?", (customer_id,))
+        conn.execute("UPDATE orders SET customer_id = 0, date_modified_gmt = ? WHERE customer_id = ?",
+                     (iso(store.clock.now_utc()), customer_id))
+    store.fire("customer.deleted", customer_id)  # the payload is `{"id": N}`: nothing left to render
+    return body
 
 
 def render_customer(store: "WooSandbox", customer_id: int) -> dict[str, Any] | None:
@@ -110,7 +175,9 @@ def _valid(params: dict[str, Any], creating: bool) -> dict[str, Any]:
 def _create(store: "WooSandbox", params: dict[str, Any]) -> int:
     if params.get("id"):
         raise WooError(400, "woocommerce_rest_customer_exists", "Cannot create existing resource.")
-    email = params["email"].strip()
+    email = str(params.get("email") or "").strip()
+    if not _EMAIL.match(email):  # only a batch item gets here without the route's email checks
+        raise WooError(400, "registration-error-invalid-email", "Please provide a valid email address.")
     if _email_owner(store, email) is not None:
         raise WooError(400, "registration-error-email-exists", EMAIL_EXISTS)
     username = clean(params.get("username") or "")
@@ -179,9 +246,7 @@ def _new_username(conn: Any, email: str) -> str:
     return candidate
 
 
-def _list(store: "WooSandbox", request: Request) -> tuple[list[Any], int, int, int]:
-    q = query_params(request)
-    page, per_page, offset = page_params(request)
+def _list_args(q: dict[str, Any]) -> None:
     problems = {}
     if q.get("orderby", "name") not in ORDERBY:
         problems["orderby"] = ("rest_not_in_enum", f"orderby is not one of {php_list(list(ORDERBY))}.")
@@ -189,6 +254,12 @@ def _list(store: "WooSandbox", request: Request) -> tuple[list[Any], int, int, i
         problems["order"] = ("rest_not_in_enum", "order is not one of asc and desc.")
     if problems:
         raise invalid_params(problems)
+
+
+def _list(store: "WooSandbox", request: Request) -> tuple[list[Any], int, int, int]:
+    q = query_params(request)
+    page, per_page, offset = page_params(request)
+    _list_args(q)
     where, args = ["1"], []
     if q.get("email"):
         where.append("email = ? COLLATE NOCASE")

@@ -7,7 +7,8 @@ here is the Action Scheduler queue runner:
 - it picks due actions (scheduled `delay_ms` after the change) and deletes them as it claims them, so a change made
   while a delivery is under way schedules a new one; a delivery lost in a crash mid-request stays lost, as an action
   Action Scheduler marks failed is never retried;
-- it builds the payload when it sends (the resource's current state; `{"id": N}` for `*.deleted`);
+- it builds the payload when it sends (the resource's current state; `{"id": N}` for `*.deleted`;
+  `{"action": hook, "arg": N}` for an `action.<hook>` topic);
 - it sends once: success is `200 <= status < 303` and resets `failure_count`; any other answer or a transport error
   adds one, and a failure while the count is already 6 disables the webhook instead (the 7th in a row). No retries;
 - it loads the webhook when it runs, as `wc_deliver_webhook_async` does, so an action queued before the webhook was
@@ -73,7 +74,9 @@ def build_body(store: "WooSandbox", topic: str, resource_id: int) -> bytes:
     """The body `WC_Webhook::deliver()` would send now for `topic` and `resource_id`."""
     resource, _, event = topic.partition(".")
     payload: Any
-    if event == "deleted":
+    if resource == "action":  # a custom topic carries the hook's name and its first argument, nothing else
+        payload = {"action": event, "arg": resource_id}
+    elif event == "deleted":
         payload = {"id": resource_id}
     else:
         rendered = store.render(resource, resource_id)
@@ -254,13 +257,14 @@ class DeliveryRunner:
                     (MAX_FAILURES, MAX_FAILURES, now_gmt(), webhook["id"]))
 
     async def ping(self, webhook: Any) -> None:
-        """`deliver_ping()`: the result only clears `pending_delivery` when it is exactly 200."""
+        """`deliver_ping()`: redirects followed (up to 5); only a final, exact 200 clears `pending_delivery`."""
         generation = self._generation
         body, headers = hookshot.ping_request(webhook["id"])
         outcome = await hookshot.in_daemon_thread(
             hookshot.post, webhook["delivery_url"], body, headers,
             timeout=min(hookshot.PING_TIMEOUT_S, self.behaviour.timeout_s),
-            safe_only=self.store.options.wp_safe_urls, home_url=self.store.home_url)
+            safe_only=self.store.options.wp_safe_urls, home_url=self.store.home_url,
+            redirects=hookshot.PING_REDIRECTS)  # wp_safe_remote_post's default, unlike deliveries
         if generation != self._generation:
             return
         with self.store.db.tx() as conn:

@@ -3,7 +3,8 @@
 - the signature: `base64(HMAC-SHA256(body, wp_specialchars_decode(secret, ENT_QUOTES)))` over the exact body bytes;
 - the Delivery-ID: `wp_hash(webhook_id . time())`, i.e. HMAC-MD5 with the site's salt: 32 hex characters that repeat
   for deliveries of one webhook within the same second;
-- the request: HTTP/1.0 POST, redirects not followed, one timeout, nothing but the documented headers;
+- the request: HTTP/1.0 POST, one timeout, nothing but the documented headers; a delivery follows no redirect
+  (`redirection => 0`), the creation ping follows up to 5 as `wp_safe_remote_post` does by default;
 - `wp_http_validate_url`, which `wp_safe_remote_*` applies when the store refuses unsafe URLs: a refused URL is never
   requested and comes back as a transport error, exactly like a connection failure.
 
@@ -23,10 +24,13 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 USER_AGENT = "WooCommerce/8.2.2 Hookshot (WordPress/6.4.1)"
 PING_TIMEOUT_S = 5.0  # wp_safe_remote_post's default `timeout` (the ping passes none)
+PING_REDIRECTS = 5  # wp_safe_remote_post's default `redirection` (the ping passes none)
+# Requests' Response::is_redirect(): 304, 305 and 306 are not redirects
+_REDIRECT_STATUSES = frozenset((300, 301, 302, 303, 307, *range(308, 400)))
 SAFE_PORTS = (80, 443, 8080)  # WordPress `http_allowed_safe_ports`
 
 # wp_specialchars_decode($text, ENT_QUOTES): zero-padded numeric entities are normalised first, then strtr()
@@ -139,11 +143,38 @@ class _Https10Connection(http.client.HTTPSConnection):
 
 
 def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float, safe_only: bool,
-         home_url: str) -> Outcome:
-    """One POST as `wp_safe_remote_request` makes it (no redirects followed). Blocking."""
+         home_url: str, redirects: int = 0) -> Outcome:
+    """A POST as `wp_safe_remote_request` makes it. Blocking.
+
+    `redirects` = WordPress's `redirection`: with 0 (deliveries) a 3xx is the answer; otherwise the Requests
+    library follows a redirect answer that has a `Location` (a relative one resolved against the URL asked), up
+    to `redirects` times, then fails with "Too many redirects". A 302 or 303 is followed with GET (WordPress's
+    `browser_redirect_compatibility`, Requests' 303 rule) that still carries the body, as cURL sends POSTFIELDS
+    with any method; 301, 307 and 308 repeat the POST. With `safe_only` every hop must pass `is_safe_url`
+    (WordPress's `validate_redirects` hook), else the request fails before that hop is sent.
+    """
     started = time.monotonic()
-    if safe_only and not is_safe_url(url, home_url):
-        return Outcome(None, "http_request_failed: A valid URL was not provided.", _ms(started))
+    method, followed = "POST", 0
+    while True:
+        if safe_only and not is_safe_url(url, home_url):
+            return Outcome(None, "http_request_failed: A valid URL was not provided.", _ms(started))
+        try:
+            status, location = _send(method, url, body, headers, timeout)
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            return Outcome(None, f"http_request_failed: {type(exc).__name__}: {exc}", _ms(started))
+        if redirects <= 0 or status not in _REDIRECT_STATUSES:
+            return Outcome(status, None, _ms(started))
+        if followed >= redirects:  # checked before the Location, as Requests does
+            return Outcome(None, "http_request_failed: Too many redirects", _ms(started))
+        if location is None:
+            return Outcome(status, None, _ms(started))
+        if status in (302, 303):
+            method = "GET"
+        url, followed = urljoin(url, location), followed + 1
+
+
+def _send(method: str, url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, str | None]:
+    """One HTTP/1.0 request → (status, Location header or None). Raises on transport errors."""
     parts = urlsplit(url)
     connection: http.client.HTTPConnection
     if parts.scheme.lower() == "https":
@@ -154,7 +185,7 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float, safe
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         # http.client writes no Host line for HTTP/1.0 requests; WordPress's transport always sends one
-        connection.putrequest("POST", target, skip_host=True, skip_accept_encoding=True)
+        connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
         connection.putheader("Host", parts.netloc.rpartition("@")[2])
         for name, value in headers.items():
             connection.putheader(name, value)
@@ -162,9 +193,7 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float, safe
         connection.endheaders(body)
         response = connection.getresponse()
         response.read()
-        return Outcome(response.status, None, _ms(started))
-    except (OSError, http.client.HTTPException, ValueError) as exc:
-        return Outcome(None, f"http_request_failed: {type(exc).__name__}: {exc}", _ms(started))
+        return response.status, response.getheader("Location")
     finally:
         connection.close()
 

@@ -1,4 +1,4 @@
-"""Money as the store computes it: the seeded tax rates and coupons, and the one rounding rule.
+"""Money as the store computes it: the seeded tax rates, how coupons discount, and the one rounding rule.
 
 The rule (shared with the ERP sandbox, implemented independently there): prices exclude tax; ROUND_HALF_UP to
 2 decimals **per line**; a `percent` coupon takes round2(line subtotal × pct/100) from each line; a `fixed_cart`
@@ -6,12 +6,12 @@ coupon is spread over the lines in proportion to their subtotals, each share rou
 last line, never more than what is left of a line; line tax = round2(line total × rate); shipping is taxed at the
 standard rate. Decimal throughout, never float.
 
-Tax rates and coupons are store configuration: `install()` seeds them on a fresh and on a reset store, and
-`GET /taxes` and `GET /coupons` list them read-only.
+Tax rates are store configuration: `install()` seeds them on a fresh and on a reset store, and `GET /taxes` lists
+them read-only. Coupons are a REST resource of their own (`coupons`, which seeds `SEED_COUPONS`); the arithmetic
+here reads them through `find_coupon`.
 """
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Callable, Iterable
@@ -39,16 +39,8 @@ CREATE TABLE IF NOT EXISTS tax_rates (
     shipping INTEGER NOT NULL DEFAULT 1,
     rate_order INTEGER NOT NULL DEFAULT 0
 );
-CREATE TABLE IF NOT EXISTS coupons (
-    id INTEGER PRIMARY KEY,
-    code TEXT NOT NULL UNIQUE,              -- lower case, as WooCommerce stores coupon codes
-    discount_type TEXT NOT NULL,            -- percent | fixed_cart
-    amount TEXT NOT NULL,
-    description TEXT NOT NULL DEFAULT '',
-    date_created_gmt TEXT NOT NULL
-);
 """
-TABLES = ("tax_rates", "coupons")
+TABLES = ("tax_rates",)
 
 SEED_CREATED_GMT = "2026-01-01T00:00:00"
 SEED_RATES = ((1, "Standard", "19.0000", STANDARD_CLASS, 0), (2, "Reduced rate", "7.0000", "reduced-rate", 1))
@@ -117,13 +109,10 @@ class Coupon:
 
 # ---- store configuration -----------------------------------------------------------------------------------------
 def install(store: "WooSandbox") -> None:
-    """Seed the two tax rates and the two coupons (idempotent: a restart keeps what is there)."""
+    """Seed the two tax rates (idempotent: a restart keeps what is there)."""
     with store.db.tx() as conn:
         conn.executemany(
             "INSERT OR IGNORE INTO tax_rates (id, name, rate, tax_class, rate_order) VALUES (?,?,?,?,?)", SEED_RATES)
-        conn.executemany(
-            "INSERT OR IGNORE INTO coupons (id, code, discount_type, amount, description, date_created_gmt)"
-            " VALUES (?,?,?,?,?,?)", [(*coupon, SEED_CREATED_GMT) for coupon in SEED_COUPONS])
 
 
 def rates_by_class(store: "WooSandbox") -> dict[str, TaxRate]:
@@ -140,7 +129,9 @@ def shipping_rate(rates: dict[str, TaxRate]) -> TaxRate | None:
 
 
 def find_coupon(store: "WooSandbox", code: str) -> Coupon | None:
-    row = store.db.one("SELECT * FROM coupons WHERE code = ?", (normalise_coupon_code(code),))
+    """The coupon an order may apply: `wc_get_coupon_id_by_code()` finds only published ones, newest first."""
+    row = store.db.one("SELECT * FROM coupons WHERE code = ? AND status = 'publish'"
+                       " ORDER BY date_created_gmt DESC, id DESC LIMIT 1", (normalise_coupon_code(code),))
     return None if row is None else _coupon(row)
 
 
@@ -176,7 +167,7 @@ def _spread_fixed(amount: Decimal, subtotals: list[Decimal], remaining: list[Dec
     return shares
 
 
-# ---- read-only REST lists ------------------------------------------------------------------------------------------
+# ---- read-only REST list ------------------------------------------------------------------------------------------
 def register(app: FastAPI, store: "WooSandbox") -> None:
     @app.get(REST_PREFIX + "/taxes")
     async def list_taxes(request: Request):  # type: ignore[no-untyped-def]
@@ -190,21 +181,9 @@ def register(app: FastAPI, store: "WooSandbox") -> None:
         row = _row_or_404(store, "tax_rates", rate_id, "woocommerce_rest_invalid_id", "Invalid resource ID.")
         return wc_response(render_tax_rate(store, _rate(row)))
 
-    @app.get(REST_PREFIX + "/coupons")
-    async def list_coupons(request: Request):  # type: ignore[no-untyped-def]
-        code = request.query_params.get("code")
-        rows = [row for row in store.db.all("SELECT * FROM coupons ORDER BY date_created_gmt DESC, id DESC")
-                if code is None or row["code"] == normalise_coupon_code(code)]
-        return _paged_rows(request, rows, lambda row: render_coupon(store, _coupon(row)))
-
-    @app.get(REST_PREFIX + "/coupons/{coupon_id:int}")
-    async def get_coupon(coupon_id: int):  # type: ignore[no-untyped-def]
-        row = _row_or_404(store, "coupons", coupon_id, "woocommerce_rest_shop_coupon_invalid_id", "Invalid ID.")
-        return wc_response(render_coupon(store, _coupon(row)))
-
 
 def _paged_rows(request: Request, rows: list[Any], render: Callable[[Any], dict[str, Any]]) -> Response:
-    """One page of rows already filtered in memory (the store holds a handful of rates and coupons)."""
+    """One page of rows already filtered in memory (the store holds a handful of tax rates)."""
     page, per_page, offset = page_params(request)
     start = offset if offset is not None else (page - 1) * per_page
     return paged(request, [render(row) for row in rows[start:start + per_page]], len(rows), page, per_page)
@@ -227,22 +206,6 @@ def render_tax_rate(store: "WooSandbox", rate: TaxRate) -> dict[str, Any]:
     }
 
 
-def render_coupon(store: "WooSandbox", coupon: Coupon) -> dict[str, Any]:
-    base = f"{store.home_url}wp-json/wc/v3/coupons"
-    local, gmt = store.clock.pair(_utc(coupon.date_created_gmt))
-    return {
-        "id": coupon.id, "code": coupon.code, "amount": money(coupon.amount), "status": "publish",
-        "date_created": local, "date_created_gmt": gmt, "date_modified": local, "date_modified_gmt": gmt,
-        "discount_type": coupon.discount_type, "description": coupon.description,
-        "date_expires": None, "date_expires_gmt": None, "usage_count": 0, "individual_use": False,
-        "product_ids": [], "excluded_product_ids": [], "usage_limit": None, "usage_limit_per_user": None,
-        "limit_usage_to_x_items": None, "free_shipping": False, "product_categories": [],
-        "excluded_product_categories": [], "exclude_sale_items": False, "minimum_amount": "0.00",
-        "maximum_amount": "0.00", "email_restrictions": [], "used_by": [], "meta_data": [],
-        "_links": {"self": [{"href": f"{base}/{coupon.id}"}], "collection": [{"href": base}]},
-    }
-
-
 def _rate(row: Any) -> TaxRate:
     return TaxRate(id=row["id"], name=row["name"], rate=Decimal(row["rate"]), tax_class=row["tax_class"],
                    priority=row["priority"], compound=bool(row["compound"]), shipping=bool(row["shipping"]),
@@ -256,7 +219,3 @@ def _coupon(row: Any) -> Coupon:
 
 def _class_slug(tax_class: str) -> str:
     return tax_class or "standard"
-
-
-def _utc(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)

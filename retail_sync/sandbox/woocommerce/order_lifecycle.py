@@ -4,6 +4,12 @@
 There are no transition rules (any status to any status). Entering a status runs its hooks first — stock
 reduced or restored, the automatic refund of `refunded` — and then the system note "Order status changed from X
 to Y." is written. `date_paid` is set on entering processing or completed, `date_completed` on completed.
+
+The WooCommerce action hooks of a transition fire here, so `action.<hook>` webhooks can listen to them (their
+payload is `{"action": hook, "arg": order id}`): `woocommerce_order_status_{to}`, then
+`woocommerce_order_status_{from}_to_{to}` and `woocommerce_order_status_changed`, and
+`woocommerce_payment_complete` after a completed payment. They go into the hook log with the transaction, so a
+write that fails fires none of them.
 """
 from __future__ import annotations
 
@@ -54,6 +60,10 @@ def set_status(store: "WooSandbox", order: "Order", new_status: str) -> None:
 
         refunds.refund_remainder(store, order)
     notes.add_note(store, order.id, f"Order status changed from {label(old_status)} to {label(new_status)}.")
+    # `status_transition()`: the sandbox's orders always have a previous status, so all three hooks fire
+    for hook in (f"woocommerce_order_status_{new_status}", f"woocommerce_order_status_{old_status}_to_{new_status}",
+                 "woocommerce_order_status_changed"):
+        store.fire(f"action.{hook}", order.id)
 
 
 def needs_payment(order: "Order") -> bool:
@@ -76,3 +86,4 @@ def payment_complete(store: "WooSandbox", order: "Order", transaction_id: str = 
         order.doc["date_paid_gmt"] = order_store.now_gmt(store)
     set_status(store, order, "processing" if needs_processing(store, order) else "completed")
     stock_rules.reduce_levels(store, order)
+    store.fire("action.woocommerce_payment_complete", order.id)

@@ -1,5 +1,5 @@
 """Orders of the store sandbox: `/orders` (list, get, create, update, delete, batch) and, through the modules
-it assembles, order notes, refunds, and the store's tax rates and coupons.
+it assembles, order notes, refunds, the store's tax rates and its coupons.
 
 List filters as the v3 controller reads them (reference §2.3, §2.4): `status` (array or CSV, default `any` =
 everything but trash), `customer`, `product`, `after`/`before`/`modified_after`/`modified_before` (exclusive,
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from fastapi import FastAPI, Request
 
 from retail_sync.sandbox.woocommerce import (
+    coupons,
     money,
     notes,
     order_lifecycle,
@@ -39,6 +40,7 @@ from retail_sync.sandbox.woocommerce.query_params import (
 from retail_sync.sandbox.woocommerce.rest import (
     REST_PREFIX,
     WooError,
+    checks_args,
     page_params,
     paged,
     query_params,
@@ -49,8 +51,8 @@ from retail_sync.sandbox.woocommerce.rest import (
 if TYPE_CHECKING:
     from retail_sync.sandbox.woocommerce.app import WooSandbox
 
-SCHEMA = order_store.SCHEMA + notes.SCHEMA + money.SCHEMA
-TABLES = (*order_store.TABLES, *notes.TABLES, *money.TABLES)
+SCHEMA = order_store.SCHEMA + notes.SCHEMA + money.SCHEMA + coupons.SCHEMA
+TABLES = (*order_store.TABLES, *notes.TABLES, *money.TABLES, *coupons.TABLES)
 
 LIST_STATUSES = ("any", "trash", *order_lifecycle.WRITABLE_STATUSES)
 HIDDEN_FROM_ANY = ("trash", "auto-draft")
@@ -60,6 +62,7 @@ BATCH_LIMIT = 100
 
 def install(store: "WooSandbox") -> None:
     money.install(store)
+    coupons.install(store)
 
 
 def counts(store: "WooSandbox") -> dict[str, Any]:
@@ -70,6 +73,7 @@ def counts(store: "WooSandbox") -> dict[str, Any]:
         "orders_by_status": by_status,
         "refunds": store.db.scalar("SELECT COUNT(*) FROM orders WHERE type = ?", (REFUND,)),
         **notes.counts(store),
+        **coupons.counts(store),
     }
 
 
@@ -83,8 +87,10 @@ def register(app: FastAPI, store: "WooSandbox") -> None:
     notes.register(app, store)
     refunds.register(app, store)
     money.register(app, store)
+    coupons.register(app, store)
 
     @app.get(REST_PREFIX + "/orders")
+    @checks_args(lambda request: (page_params(request), _list_query(store, request)))
     async def list_orders(request: Request):  # type: ignore[no-untyped-def]
         page, per_page, offset = page_params(request)
         where, params, order_by = _list_query(store, request)

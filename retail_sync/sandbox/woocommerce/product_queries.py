@@ -4,6 +4,8 @@ turned into one SQL query (plus one count), with WordPress's validation messages
 `sku` is a comma-separated exact match that also finds variations (and, as on a real store, the whole string is
 tried as one SKU too); `status` defaults to `any`, which leaves out the trash; `orderby=date|modified` gets `ID`
 as tiebreaker (`WC_REST_CRUD_Controller::prepare_objects_query`), and so do the other orders here, for stable pages.
+The catalog filters (`stock_status`, `tax_class`, `on_sale`, `featured`, `min_price`/`max_price`, `category`/
+`tag`/`shipping_class`) are SQL too; see `product_filters`.
 """
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
-from retail_sync.sandbox.woocommerce.product_writes import PRODUCT_TYPES
+from retail_sync.sandbox.woocommerce import product_filters
+from retail_sync.sandbox.woocommerce.product_writes import PRODUCT_TYPES, STOCK_STATUSES
 from retail_sync.sandbox.woocommerce.wp_schema import php_list
 from retail_sync.sandbox.woocommerce.rest import invalid_params, page_params, query_params
 
@@ -34,7 +37,7 @@ def list_rows(store: "WooSandbox", request: Request, variations_of: int | None =
     """(rows, total, page, per_page) for a collection request."""
     q = query_params(request)
     page, per_page, offset = page_params(request)
-    _check_enums(q, variations_of is None)
+    _check_args(q, variations_of is None)
     where, args = _filters(store, q, variations_of)
     order = _order_by(q)
     sql_where = " AND ".join(where) or "1"
@@ -45,14 +48,26 @@ def list_rows(store: "WooSandbox", request: Request, variations_of: int | None =
     return rows, total, page, per_page
 
 
-def _check_enums(q: dict[str, Any], products: bool) -> None:
-    checks = {"status": STATUSES, "orderby": ORDERBY, "order": ["asc", "desc"]}
+def check_list_args(store: "WooSandbox", request: Request, variations_of: int | None = None) -> None:
+    """The route's argument checks alone (`rest.checks_args`): everything `list_rows` would refuse, no query run."""
+    q = query_params(request)
+    page_params(request)
+    _check_args(q, variations_of is None)
+    _filters(store, q, variations_of)  # the dates
+
+
+def _check_args(q: dict[str, Any], products: bool) -> None:
+    checks = {"status": STATUSES, "orderby": ORDERBY, "order": ["asc", "desc"], "stock_status": STOCK_STATUSES,
+              "tax_class": product_filters.TAX_CLASSES}
     if products:
         checks["type"] = PRODUCT_TYPES
     problems = {}
     for name, allowed in checks.items():
         if name in q and q[name] not in allowed:
             problems[name] = ("rest_not_in_enum", f"{name} is not one of {php_list(allowed)}.")
+    for name in ("featured", "on_sale") if products else ("on_sale",):
+        if name in q and not product_filters.is_boolean(q[name]):
+            problems[name] = ("rest_invalid_type", f"{name} is not of type boolean.")
     if problems:
         raise invalid_params(problems)
 
@@ -91,6 +106,9 @@ def _filters(store: "WooSandbox", q: dict[str, Any], variations_of: int | None) 
         where.append("(json_extract(data, '$.name') LIKE ? OR json_extract(data, '$.description') LIKE ?"
                      " OR json_extract(data, '$.short_description') LIKE ?)")
         args.extend([f"%{term}%"] * 3)
+    catalog_where, catalog_args = product_filters.where(q, variations_of is None)
+    where.extend(catalog_where)
+    args.extend(catalog_args)
     gmt = str(q.get("dates_are_gmt", "")).lower() in ("1", "true")
     for name, column, op in (("after", "date_created_gmt", ">"), ("before", "date_created_gmt", "<"),
                              ("modified_after", "date_modified_gmt", ">"),

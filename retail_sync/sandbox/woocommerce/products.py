@@ -15,20 +15,20 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from retail_sync.sandbox.common.db import dumps, loads
-from retail_sync.sandbox.woocommerce.product_queries import list_rows
+from retail_sync.sandbox.woocommerce.product_queries import check_list_args, list_rows
 from retail_sync.sandbox.woocommerce.product_store import iso, product_row
 from retail_sync.sandbox.woocommerce.product_views import (render_product, render_products, render_variation,
                                                            render_variations)
 from retail_sync.sandbox.woocommerce.product_writes import (PRODUCT_SCHEMA, VARIATION_SCHEMA, Draft, apply_product,
                                                             apply_variation, save)
-from retail_sync.sandbox.woocommerce.rest import (REST_PREFIX, WooError, paged, query_params, request_params,
-                                                  rest_url, wc_response)
+from retail_sync.sandbox.woocommerce.rest import (REST_PREFIX, WooError, checks_args, paged, query_params,
+                                                  request_params, rest_url, wc_response)
+from retail_sync.sandbox.woocommerce.rest_batch import batch_items
 from retail_sync.sandbox.woocommerce.wp_schema import validate
 
 if TYPE_CHECKING:
     from retail_sync.sandbox.woocommerce.app import WooSandbox
 
-BATCH_LIMIT = 100
 EDITABLE = ["POST", "PUT", "PATCH"]
 VARIATION_PATH_HINT = ("To manipulate product variations you should use the "
                        "/products/&lt;product_id&gt;/variations/&lt;id&gt; endpoint.")
@@ -39,11 +39,13 @@ def register(app: FastAPI, store: "WooSandbox") -> None:
     base = f"{REST_PREFIX}/products"
 
     @app.get(base)
+    @checks_args(lambda request: check_list_args(store, request))
     async def list_products(request: Request) -> Response:
         rows, total, page, per_page = list_rows(store, request)
         return paged(request, render_products(store, rows, _context(request)), total, page, per_page)
 
     @app.post(base)
+    @checks_args(lambda request: _check_body(request, PRODUCT_SCHEMA))
     async def create_product(request: Request) -> Response:
         params = await request_params(request)
         new_id = _write(store, lambda events: _create_product(store, validate(params, PRODUCT_SCHEMA), events),
@@ -53,11 +55,11 @@ def register(app: FastAPI, store: "WooSandbox") -> None:
     @app.api_route(f"{base}/batch", methods=EDITABLE)
     async def batch_products(request: Request) -> Response:
         body = await request_params(request)
-        return wc_response(_batch(store, body, {
+        return wc_response(_batch(store, {
             "create": lambda item, ev: _product_view(store, _create_product(store, item, ev)),
             "update": lambda item, ev: _product_view(store, _update_product(store, item.get("id"), item, ev)),
             "delete": lambda item_id, ev: _delete_product(store, item_id, True, ev),
-        }))
+        }, body))
 
     @app.get(base + "/{product_id:int}")
     async def get_product(product_id: int, request: Request) -> Response:
@@ -67,6 +69,7 @@ def register(app: FastAPI, store: "WooSandbox") -> None:
         return wc_response(render_product(store, row, _context(request)))
 
     @app.api_route(base + "/{product_id:int}", methods=EDITABLE)
+    @checks_args(lambda request: _check_body(request, PRODUCT_SCHEMA))
     async def update_product(product_id: int, request: Request) -> Response:
         params = validate(await request_params(request), PRODUCT_SCHEMA)
         _write(store, lambda events: _update_product(store, product_id, params, events))
@@ -78,6 +81,7 @@ def register(app: FastAPI, store: "WooSandbox") -> None:
         return wc_response(_write(store, lambda events: _delete_product(store, product_id, force, events)))
 
     @app.get(base + "/{product_id:int}/variations")
+    @checks_args(lambda request: check_list_args(store, request, variations_of=0))
     async def list_variations(product_id: int, request: Request) -> Response:
         rows, total, page, per_page = list_rows(store, request, variations_of=product_id)
         return paged(request, render_variations(store, rows, _context(request)), total, page, per_page)
@@ -99,12 +103,12 @@ def register(app: FastAPI, store: "WooSandbox") -> None:
             if isinstance(body.get(kind), list):
                 body[kind] = [{"product_id": product_id, **item} if isinstance(item, dict) else item
                               for item in body[kind]]
-        return wc_response(_batch(store, body, {
+        return wc_response(_batch(store, {
             "create": lambda item, ev: _variation_view(store, _create_variation(store, item["product_id"], item, ev)),
             "update": lambda item, ev: _variation_view(store, _update_variation(
                 store, item["product_id"], item.get("id"), item, ev, check_parent=False)),
             "delete": lambda item_id, ev: _delete_variation(store, item_id, True, ev),
-        }))
+        }, body))
 
     @app.get(base + "/{product_id:int}/variations/{variation_id:int}")
     async def get_variation(product_id: int, variation_id: int, request: Request) -> Response:
@@ -131,6 +135,10 @@ def register(app: FastAPI, store: "WooSandbox") -> None:
 
 
 # ---- plumbing -------------------------------------------------------------------------------------------------
+async def _check_body(request: Request, schema: dict[str, Any]) -> None:
+    validate(await request_params(request), schema)
+
+
 def _write(store: "WooSandbox", operation: Callable[[Events], Any], create_params: dict[str, Any] | None = None) -> Any:
     """Run one request's writes in one transaction, then fire the webhook topics they caused. For a create,
     record the attempt in the ledger under its business key (the SKU, else the name)."""
@@ -178,36 +186,13 @@ def _now(store: "WooSandbox") -> str:
     return iso(store.clock.now_utc())
 
 
-def _batch(store: "WooSandbox", body: dict[str, Any], handlers: dict[str, Callable[[Any, Events], Any]]) -> Any:
-    """`WC_REST_Controller::batch_items()`: create, then update, then delete (force); an item's failure becomes
-    `{"id": N|0, "error": {...}}` and the others still apply. Creates are recorded in the ledger one by one."""
-    items = {kind: body[kind] for kind in ("create", "update", "delete") if body.get(kind)}
-    if sum(len(v) if isinstance(v, (list, dict)) else 1 for v in items.values()) > BATCH_LIMIT:
-        raise WooError(413, "woocommerce_rest_request_entity_too_large",
-                       f"Unable to accept more than {BATCH_LIMIT} items for this request.")
-    response: dict[str, list[Any]] = {}
-    for kind, entries in items.items():
-        for entry in entries if isinstance(entries, list) else list(entries.values()):
-            if kind == "delete":
-                entry_id = _int(entry)
-                if entry_id == 0:
-                    continue
-                outcome = _batch_item(store, handlers[kind], entry_id, entry_id, None)
-            elif isinstance(entry, dict):
-                item_id = 0 if kind == "create" else entry.get("id")
-                outcome = _batch_item(store, handlers[kind], entry, item_id, entry if kind == "create" else None)
-            else:
-                continue
-            response.setdefault(kind, []).append(outcome)
-    return response or []
-
-
-def _batch_item(store: "WooSandbox", handler: Callable[[Any, Events], Any], item: Any, item_id: Any,
-                create_params: dict[str, Any] | None) -> Any:
-    try:
-        return _write(store, lambda events: handler(item, events), create_params)
-    except WooError as error:
-        return {"id": item_id, "error": error.body()}
+def _batch(store: "WooSandbox", handlers: dict[str, Callable[[Any, Events], Any]], body: dict[str, Any]) -> Any:
+    """`rest_batch.batch_items` with each item as its own write (transaction, webhooks); creates are recorded in
+    the ledger one by one."""
+    return batch_items(body, {
+        kind: (lambda item, handler=handler, kind=kind: _write(
+            store, lambda events: handler(item, events), item if kind == "create" else None))
+        for kind, handler in handlers.items()})
 
 
 def _int(value: Any) -> int:

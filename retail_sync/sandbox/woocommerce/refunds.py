@@ -26,6 +26,7 @@ from retail_sync.sandbox.woocommerce.query_params import bool_value, enum_value
 from retail_sync.sandbox.woocommerce.rest import (
     REST_PREFIX,
     WooError,
+    checks_args,
     page_params,
     paged,
     query_params,
@@ -144,6 +145,8 @@ def register(app: FastAPI, store: "WooSandbox") -> None:
         return wc_response(render_refund(store, refund), 201, {"Location": location})
 
     @app.get(REST_PREFIX + "/orders/{order_id:int}/refunds")
+    @checks_args(lambda request: (page_params(request), enum_value(query_params(request).get("order"), "order",
+                                                                      ("asc", "desc"), "desc")))
     async def list_refunds(order_id: int, request: Request):  # type: ignore[no-untyped-def]
         page, per_page, offset = page_params(request)
         direction = enum_value(query_params(request).get("order"), "order", ("asc", "desc"), "desc").upper()

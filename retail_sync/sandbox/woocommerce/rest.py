@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import unquote_plus, urlencode
 
 from fastapi import Request
@@ -94,6 +94,17 @@ def error_response(error: WooError, headers: dict[str, str] | None = None) -> Re
 def rest_url(home_url: str, route: str) -> str:
     """`rest_url()` with pretty permalinks: the store's home URL + `wp-json` + the route (`/wc/v3/...`)."""
     return f"{home_url}wp-json{route}"
+
+
+def checks_args(check: Callable[[Request], Any]) -> Callable[[Callable], Callable]:
+    """Mark a route handler with `check(request)` (plain or async; raises the 400), the validation of the
+    arguments its route declares. WordPress runs it before the permission callback, so an anonymous caller with
+    a bad `per_page` gets 400 `rest_invalid_param`, not the 401 (`auth.AuthGate` runs it for anonymous calls; the
+    handler validates again for authenticated ones). `check` must have no side effects."""
+    def mark(handler: Callable) -> Callable:
+        handler.check_args = check  # type: ignore[attr-defined]
+        return handler
+    return mark
 
 
 # ---- request parameters -------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 
+from retail_sync.sandbox.woocommerce import webhook_filters
 from retail_sync.sandbox.woocommerce.delivery import Behaviour, delivery_report, now_gmt
 from retail_sync.sandbox.woocommerce.rest import (REST_PREFIX, WooError, invalid_params, no_route, page_params,
                                                   paged, query_params, request_params, rest_url, wc_response)
@@ -290,6 +291,10 @@ def register(app: FastAPI, store: "WooSandbox") -> None:
             if ids:
                 where.append(f"id {operator} ({','.join('?' * len(ids))})")
                 args.extend(ids)
+        created, created_args = webhook_filters.created_between(q)  # after/before: inclusive, GMT
+        if created:
+            where.append(created)
+            args.extend(created_args)
         clause = " AND ".join(where)
         total = store.db.scalar(f"SELECT COUNT(*) FROM webhooks WHERE {clause}", args)  # noqa: S608
         rows = store.db.all(
