@@ -68,7 +68,7 @@ def lua_json(template: str) -> str:
 def wrk_script(calls: list[Call], skus: int, orders: int, delay_ms: float | None = None) -> str:
     """request() walks `calls` in turn; `n` counts completed walks (one order per walk). `delay_ms` paces each
     connection (wrk has no fixed-rate mode)."""
-    lines = [f"local n, k = 0, 0",
+    lines = ["local n, k = 0, 0",
              f"local function sku(i) return string.format(\"SKU-%06d\", i % {skus}) end",
              f"local function order(i) return i % {max(orders, 1)} + 1 end",
              "request = function()", "  k = k + 1"]
