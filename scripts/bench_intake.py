@@ -14,9 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +28,7 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import wrk_load  # noqa: E402  (scripts/, beside this file)
 from retail_sync.connectors.woocommerce.webhooks import sign  # noqa: E402
 from retail_sync.persistence.db import normalise_url  # noqa: E402
 from retail_sync.persistence.migrate import upgrade  # noqa: E402
@@ -37,12 +36,6 @@ from retail_sync.persistence.migrate import upgrade  # noqa: E402
 SECRET = "bench-secret-&<\"'/"
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PG_BENCH_DB = "retail_sync_bench"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_http(url: str, timeout: float = 20) -> None:
@@ -97,19 +90,7 @@ def write_wrk_script(path: Path, count: int, delay_ms: float | None) -> None:
 
 
 def run_wrk(port: int, script: Path, duration: int, connections: int) -> dict:
-    out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script),
-         f"http://127.0.0.1:{port}/webhooks/woocommerce"],
-        capture_output=True, text=True, check=True,
-    ).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-
-    def pct(label: str) -> float:
-        value, unit = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out).groups()
-        return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
-
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rate": rate, "p50_ms": pct("50"), "p99_ms": pct("99"), "non2xx": int(non2xx.group(1)) if non2xx else 0}
+    return wrk_load.run_wrk(f"http://127.0.0.1:{port}/webhooks/woocommerce", script, duration, connections)
 
 
 def run_paced(port: int, script: Path, args, target_rate: float, connections: int = 64) -> dict:
@@ -203,7 +184,7 @@ def main() -> None:
         sys.exit("wrk is not installed (apt-get install wrk)")
 
     home = Path(tempfile.mkdtemp(prefix="bench-intake-"))
-    redis_port, port = free_port(), free_port()
+    redis_port, port = wrk_load.free_port(), wrk_load.free_port()
     redis_proc = subprocess.Popen(["redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no",
                                    "--dir", str(home)], stdout=subprocess.DEVNULL)
     try:

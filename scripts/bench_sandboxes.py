@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+
+import wrk_load  # scripts/, beside this file
 
 BIN = Path(sys.executable).parent
 ERP_PASSWORD, WMS_KEY, WOO_KEY = "bench", "bench-wms-key", ("ck_bench", "cs_bench")
@@ -87,27 +88,14 @@ def wrk_script(calls: list[Call], skus: int, orders: int, delay_ms: float | None
 def run_wrk(url: str, script: str, duration: int, connections: int, workdir: Path) -> subprocess.Popen:
     path = workdir / f"bench-{abs(hash(script))}.lua"
     path.write_text(script)
-    return subprocess.Popen(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(path), url],
-                            stdout=subprocess.PIPE, text=True)
-
-
-def parse_wrk(out: str) -> dict:
-    def pct(label: str) -> float:
-        value, unit = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out).groups()
-        return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
-
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = re.search(r"Socket errors: (.*)", out)
-    return {"rate": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), "p50_ms": pct("50"),
-            "p99_ms": pct("99"), "non2xx": int(non2xx.group(1)) if non2xx else 0,
-            "socket_errors": errors.group(1).strip() if errors else ""}
+    return wrk_load.start_wrk(url, path, duration, connections)
 
 
 def load(base: str, calls: list[Call], args, workdir: Path, orders: int = 0) -> dict:
     script = wrk_script(calls, args.skus, orders)
     run_wrk(base + "/", script, 2, args.connections, workdir).communicate()  # warm-up
     out, _ = run_wrk(base + "/", script, args.duration, args.connections, workdir).communicate()
-    return parse_wrk(out)
+    return wrk_load.parse_wrk(out)
 
 
 def calls_for(urls: dict[str, str], uid: int, first_ids: list[int]) -> list[Call]:
@@ -147,10 +135,10 @@ def calls_for(urls: dict[str, str], uid: int, first_ids: list[int]) -> list[Call
 
 
 def start_sandboxes(work: Path) -> tuple[subprocess.Popen, dict[str, str]]:
-    ports = {name: free_port() for name in ("woocommerce", "erp", "wms")}
+    ports = {name: wrk_load.free_port() for name in ("woocommerce", "erp", "wms")}
     env = {**os.environ, "RETAIL_SYNC_HOME": str(work), "WOO_CONSUMER_KEY": WOO_KEY[0],
            "WOO_CONSUMER_SECRET": WOO_KEY[1], "WMS_API_KEY": WMS_KEY, "ERP_PASSWORD": ERP_PASSWORD,
-           "ENGINE_URL": f"http://127.0.0.1:{free_port()}"}
+           "ENGINE_URL": f"http://127.0.0.1:{wrk_load.free_port()}"}
     proc = subprocess.Popen(
         [str(BIN / "retail-sync"), "sandbox", "--assume-https", "--woo-port", str(ports["woocommerce"]),
          "--erp-port", str(ports["erp"]), "--wms-port", str(ports["wms"]), "--data-dir", str(work / "data")],
@@ -166,12 +154,6 @@ def start_sandboxes(work: Path) -> tuple[subprocess.Popen, dict[str, str]]:
         if time.monotonic() > deadline or proc.poll() is not None:
             sys.exit("sandbox did not start")
         time.sleep(0.2)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def erp_call(url: str, service: str, method: str, call_args: list) -> object:
@@ -224,7 +206,7 @@ def main() -> None:
             running[system] = (len(walk), run_wrk(urls[system] + "/", script, args.duration, args.connections, work))
         for system, (steps, wrk_proc) in running.items():
             out, _ = wrk_proc.communicate()
-            measured = parse_wrk(out)
+            measured = wrk_load.parse_wrk(out)
             together[system] = {**measured, "orders": measured["rate"] / steps}
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
