@@ -1,6 +1,6 @@
 """Coupons of the WooCommerce sandbox: the v3 REST resource (shape, writes, trash semantics, the odd errors) and
 `coupon.*` webhooks, driven with the real `woocommerce` client; deliveries are checked by the capture receiver of
-the webhook tests, signatures recomputed here."""
+tests/contract/woo_hooks_support.py, signatures recomputed here."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ import time
 
 import requests
 
-from tests.contract.test_woo_webhooks import (  # noqa: F401 - fixtures used by name
+from tests.contract.woo_hooks_support import (  # noqa: F401 - fixtures
     create_webhook,
     product_id,
     receiver,
