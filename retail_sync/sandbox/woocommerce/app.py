@@ -16,11 +16,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from retail_sync.sandbox.common.base import Sandbox, SandboxOptions
 from retail_sync.sandbox.common.catalog import Catalog
 from retail_sync.sandbox.common.faults import CallInfo
-from retail_sync.sandbox.woocommerce import auth, catalog, checkout, orders, webhooks
+from retail_sync.sandbox.woocommerce import auth, catalog, checkout, coupons, orders, webhooks
 from retail_sync.sandbox.woocommerce.clock import SiteClock
 from retail_sync.sandbox.woocommerce.rest import REST_PREFIX, WooError, error_response, no_route, wc_response
 
 MODULES = (auth, catalog, orders, webhooks, checkout)
+STATUS_SQL = {"order": f"SELECT status FROM orders WHERE id = ? AND type = '{orders.ORDER}'",
+              "product": "SELECT status FROM products WHERE id = ?",
+              "coupon": "SELECT status FROM coupons WHERE id = ?"}
 
 
 class WooSandbox(Sandbox):
@@ -54,11 +57,13 @@ class WooSandbox(Sandbox):
         if resource == "customer":
             return catalog.render_customer(self, resource_id)
         if resource == "coupon":
-            # imported here: the module imports above this class are not this method's to change
-            from retail_sync.sandbox.woocommerce import coupons
-
             return coupons.render_coupon(self, resource_id)
         return None
+
+    def status(self, resource: str, resource_id: int) -> str | None:
+        """The `status` that `render()` would show for an order, product or coupon, read from its row alone
+        (webhook queueing needs nothing else); None when it no longer exists."""
+        return self.db.scalar(STATUS_SQL[resource], (resource_id,)) if resource in STATUS_SQL else None
 
     # Sandbox hooks -----------------------------------------------------------------------------------------
     def add_routes(self, app: FastAPI) -> None:

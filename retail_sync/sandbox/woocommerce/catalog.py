@@ -14,7 +14,8 @@ from retail_sync.sandbox.common.catalog import Catalog, CatalogItem
 from retail_sync.sandbox.common.db import dumps
 from retail_sync.sandbox.woocommerce import customers, products
 from retail_sync.sandbox.woocommerce.customers import render_customer
-from retail_sync.sandbox.woocommerce.product_store import (adjust_stock, find_by_sku, iso, manages_stock,
+from retail_sync.sandbox.woocommerce.clock import now_gmt
+from retail_sync.sandbox.woocommerce.product_store import (adjust_stock, find_by_sku, manages_stock,
                                                            product_name, product_price, product_row,
                                                            product_tax_class, stock_holder)
 from retail_sync.sandbox.woocommerce.product_views import render_product, render_product_any, render_variation
@@ -79,7 +80,7 @@ def register(app: FastAPI, store: "WooSandbox") -> None:
 # ---- seeding ----------------------------------------------------------------------------------------------------
 def seed(store: "WooSandbox", catalog: Catalog) -> dict[str, int]:
     """Upsert by SKU: simple products, or variable products with variations; managed stock = total over sites."""
-    now = iso(store.clock.now_utc())
+    now = now_gmt()
     created = updated = 0
     with store.db.tx() as conn:
         for product in catalog.products:

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from retail_sync.sandbox.common.catalog import normalise_sku
 from retail_sync.sandbox.common.db import loads
-from retail_sync.sandbox.woocommerce import catalog, order_lifecycle, order_render, order_store, order_write
+from retail_sync.sandbox.woocommerce import catalog, customers, order_lifecycle, order_render, order_store, order_write
 from retail_sync.sandbox.woocommerce.refunds import GATEWAYS
 from retail_sync.sandbox.woocommerce.rest import WooError
 
@@ -157,10 +157,7 @@ def _line_item(product: Any, quantity: int) -> dict[str, Any]:
 
 
 def _customer_id(store: "WooSandbox", email: str) -> int:
-    if not email:
-        return 0
-    row = store.db.one("SELECT id FROM customers WHERE lower(email) = lower(?)", (email.strip(),))
-    return 0 if row is None else row["id"]
+    return (customers.email_owner(store, email) or 0) if email else 0
 
 
 def _cart_hash(cart: CheckoutRequest) -> str:

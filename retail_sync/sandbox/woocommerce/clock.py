@@ -8,6 +8,20 @@ from zoneinfo import ZoneInfo
 WC_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 
+def to_gmt(moment: dt.datetime) -> str:
+    """An aware moment as the stored `*_gmt` columns keep it (UTC, no offset)."""
+    return moment.astimezone(dt.timezone.utc).strftime(WC_FORMAT)
+
+
+def parse_gmt(text: str | None) -> dt.datetime | None:
+    """A stored `*_gmt` value back to an aware UTC moment (None stays None)."""
+    return None if text is None else dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)
+
+
+def now_gmt() -> str:
+    return SiteClock.now_utc().strftime(WC_FORMAT)
+
+
 class SiteClock:
     def __init__(self, timezone: str) -> None:
         self.zone = ZoneInfo(timezone)

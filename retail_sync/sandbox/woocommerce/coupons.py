@@ -22,6 +22,7 @@ from fastapi.responses import Response
 
 from retail_sync.sandbox.common.db import dumps, loads
 from retail_sync.sandbox.woocommerce import order_store
+from retail_sync.sandbox.woocommerce.clock import parse_gmt, to_gmt
 from retail_sync.sandbox.woocommerce.money import SEED_COUPONS, SEED_CREATED_GMT, money, normalise_coupon_code
 from retail_sync.sandbox.woocommerce.query_params import bool_value, int_value
 from retail_sync.sandbox.woocommerce.rest import (REST_PREFIX, WooError, page_params, paged, query_params,
@@ -100,9 +101,9 @@ def render_coupon(store: "WooSandbox", coupon_id: int) -> dict[str, Any] | None:
 
 def _render(store: "WooSandbox", row: Any) -> dict[str, Any]:
     data = {**DEFAULTS, **loads(row["data"] or "{}")}
-    created, created_gmt = store.clock.pair(_utc(row["date_created_gmt"]))
-    modified, modified_gmt = store.clock.pair(_utc(row["date_modified_gmt"] or row["date_created_gmt"]))
-    expires, expires_gmt = store.clock.pair(_utc(data["date_expires_gmt"]))
+    created, created_gmt = store.clock.pair(parse_gmt(row["date_created_gmt"] or None))
+    modified, modified_gmt = store.clock.pair(parse_gmt(row["date_modified_gmt"] or row["date_created_gmt"] or None))
+    expires, expires_gmt = store.clock.pair(parse_gmt(data["date_expires_gmt"] or None))
     base = rest_url(store.home_url, "/wc/v3/coupons")
     return {
         "id": row["id"], "code": row["code"], "amount": _decimal2(row["amount"]), "status": row["status"],
@@ -128,10 +129,6 @@ def _decimal2(value: Any) -> str:
         return money(Decimal(str(value)))
     except (InvalidOperation, ValueError):
         return "0.00"
-
-
-def _utc(text: str | None) -> dt.datetime | None:
-    return None if not text else dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)
 
 
 # ---- writes -----------------------------------------------------------------------------------------------------
@@ -232,7 +229,7 @@ def _expiry(store: "WooSandbox", value: Any) -> str | None:
                        params={"date_expires": "Invalid date."}) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=store.clock.zone)
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return to_gmt(moment)
 
 
 def _delete(store: "WooSandbox", coupon_id: int, force: bool) -> tuple[dict[str, Any], list[str]]:

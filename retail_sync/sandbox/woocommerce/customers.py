@@ -16,12 +16,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from retail_sync.sandbox.common.db import dumps, loads
-from retail_sync.sandbox.woocommerce.product_store import iso, parse_iso
-from retail_sync.sandbox.woocommerce.query_params import bool_value, int_value
+from retail_sync.sandbox.woocommerce.clock import now_gmt, parse_gmt
+from retail_sync.sandbox.woocommerce.query_params import bool_value, int_value, php_list
 from retail_sync.sandbox.woocommerce.rest import (REST_PREFIX, WooError, checks_args, invalid_params, page_params,
                                                   paged, query_params, request_params, rest_url, wc_response)
 from retail_sync.sandbox.woocommerce.rest_batch import as_int, batch_items
-from retail_sync.sandbox.woocommerce.wp_schema import clean, php_list, validate
+from retail_sync.sandbox.woocommerce.wp_schema import clean, validate
 
 if TYPE_CHECKING:
     from retail_sync.sandbox.woocommerce.app import WooSandbox
@@ -128,12 +128,12 @@ def _delete(store: "WooSandbox", customer_id: int, force: bool, reassign: int | 
     body = render_customer(store, customer_id)
     if body is None:
         raise WooError(400, "woocommerce_rest_invalid_id", "Invalid resource id.")
-    if reassign and (reassign == customer_id or render_customer(store, reassign) is None):
+    if reassign and (reassign == customer_id or not store.db.one("SELECT 1 FROM customers WHERE id = ?", (reassign,))):
         raise WooError(400, "woocommerce_rest_customer_invalid_reassign", "Invalid resource id for reassignment.")
     with store.db.tx() as conn:
         conn.execute("DELETE FROM customers WHERE id = ?", (customer_id,))
         conn.execute("UPDATE orders SET customer_id = 0, date_modified_gmt = ? WHERE customer_id = ?",
-                     (iso(store.clock.now_utc()), customer_id))
+                     (now_gmt(), customer_id))
     store.fire("customer.deleted", customer_id)  # the payload is `{"id": N}`: nothing left to render
     return body
 
@@ -145,8 +145,8 @@ def render_customer(store: "WooSandbox", customer_id: int) -> dict[str, Any] | N
 
 def _render(store: "WooSandbox", row: Any) -> dict[str, Any]:
     data = loads(row["data"])
-    created, created_gmt = store.clock.pair(parse_iso(row["date_created_gmt"]))
-    modified, modified_gmt = store.clock.pair(parse_iso(row["date_modified_gmt"]))
+    created, created_gmt = store.clock.pair(parse_gmt(row["date_created_gmt"]))
+    modified, modified_gmt = store.clock.pair(parse_gmt(row["date_modified_gmt"]))
     email_hash = hashlib.md5(row["email"].strip().lower().encode()).hexdigest()  # noqa: S324 - gravatar's scheme
     return {
         "id": row["id"], "date_created": created, "date_created_gmt": created_gmt,
@@ -178,21 +178,20 @@ def _create(store: "WooSandbox", params: dict[str, Any]) -> int:
     email = str(params.get("email") or "").strip()
     if not _EMAIL.match(email):  # only a batch item gets here without the route's email checks
         raise WooError(400, "registration-error-invalid-email", "Please provide a valid email address.")
-    if _email_owner(store, email) is not None:
+    if email_owner(store, email) is not None:
         raise WooError(400, "registration-error-email-exists", EMAIL_EXISTS)
     username = clean(params.get("username") or "")
     if username and store.db.one("SELECT 1 FROM customers WHERE username = ?", (username,)):
         raise WooError(400, "registration-error-username-exists",
                        "An account is already registered with that username. Please choose another.")
-    now = iso(store.clock.now_utc())
+    now = now_gmt()
     data = _apply({}, params)
     with store.db.tx() as conn:
         customer_id = conn.execute(
             "INSERT INTO customers (email, username, display_name, date_created_gmt, date_modified_gmt, data)"
             " VALUES (?,?,?,?,?,?)",
-            (email, username or _new_username(conn, email), "", now, now, dumps(data))).lastrowid
-        conn.execute("UPDATE customers SET display_name = ? WHERE id = ?",
-                     (_display_name(data, username or email), customer_id))
+            (email, username or _new_username(conn, email), _display_name(data, username or email), now, now,
+             dumps(data))).lastrowid
     return customer_id
 
 
@@ -201,7 +200,7 @@ def _update(store: "WooSandbox", customer_id: int, params: dict[str, Any]) -> No
     if row is None:
         raise WooError(400, "woocommerce_rest_invalid_id", "Invalid resource ID.")
     email = params.get("email")
-    if email and _email_owner(store, email) not in (None, customer_id):
+    if email and email_owner(store, email) not in (None, customer_id):
         raise WooError(400, "woocommerce_rest_customer_invalid_email", "Email address is invalid.")
     if params.get("username") and params["username"] != row["username"]:
         raise WooError(400, "woocommerce_rest_customer_invalid_argument", "Username isn't editable.")
@@ -209,7 +208,7 @@ def _update(store: "WooSandbox", customer_id: int, params: dict[str, Any]) -> No
     with store.db.tx() as conn:
         conn.execute("UPDATE customers SET email = ?, display_name = ?, date_modified_gmt = ?, data = ? WHERE id = ?",
                      (email.strip() if email else row["email"], _display_name(data, row["username"]),
-                      iso(store.clock.now_utc()), dumps(data), customer_id))
+                      now_gmt(), dumps(data), customer_id))
 
 
 def _apply(data: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -231,7 +230,7 @@ def _display_name(data: dict[str, Any], fallback: str) -> str:
     return name or fallback
 
 
-def _email_owner(store: "WooSandbox", email: str) -> int | None:
+def email_owner(store: "WooSandbox", email: str) -> int | None:
     row = store.db.one("SELECT id FROM customers WHERE email = ? COLLATE NOCASE", (email.strip(),))
     return None if row is None else row["id"]
 

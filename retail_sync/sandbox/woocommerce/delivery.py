@@ -28,7 +28,6 @@ changes made close together arrive in a different order; `seed` makes these draw
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import hashlib
 import logging
 import random
@@ -38,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from retail_sync.sandbox.woocommerce import hookshot, phpjson
+from retail_sync.sandbox.woocommerce.clock import now_gmt
 
 if TYPE_CHECKING:
     from retail_sync.sandbox.woocommerce.app import WooSandbox
@@ -86,10 +86,6 @@ def build_body(store: "WooSandbox", topic: str, resource_id: int) -> bytes:
         else:
             payload = phpjson.as_php_array(rendered)
     return phpjson.encode(payload)
-
-
-def now_gmt() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 class DeliveryRunner:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, Request
 
 from retail_sync.sandbox.woocommerce import order_store
+from retail_sync.sandbox.woocommerce.clock import parse_gmt
 from retail_sync.sandbox.woocommerce.query_params import bad, bool_value, enum_value
 from retail_sync.sandbox.woocommerce.rest import REST_PREFIX, WooError, query_params, request_params, wc_response
 
@@ -48,7 +49,7 @@ def counts(store: "WooSandbox") -> dict[str, int]:
 
 
 def render_note(store: "WooSandbox", row: Any) -> dict[str, Any]:
-    local, gmt = store.clock.pair(order_store.parse_gmt(row["date_created_gmt"]))
+    local, gmt = store.clock.pair(parse_gmt(row["date_created_gmt"]))
     base = f"{store.home_url}wp-json/wc/v3/orders/{row['order_id']}"
     return {
         "id": row["id"], "author": row["author"], "date_created": local, "date_created_gmt": gmt,
@@ -62,7 +63,7 @@ def register(app: FastAPI, store: "WooSandbox") -> None:
     @app.get(REST_PREFIX + "/orders/{order_id:int}/notes")
     async def list_notes(order_id: int, request: Request):  # type: ignore[no-untyped-def]
         kind = enum_value(query_params(request).get("type"), "type", NOTE_TYPES, "any")
-        if order_store.load(store, order_id) is None:
+        if not order_store.exists(store, order_id):
             raise WooError(404, "woocommerce_rest_shop_order_invalid_id", "Invalid order ID.")
         where = {"any": "", "customer": " AND customer_note = 1", "internal": " AND customer_note = 0"}[kind]
         rows = store.db.all(f"SELECT * FROM order_notes WHERE order_id = ?{where}"  # noqa: S608 - fixed fragments
@@ -108,14 +109,14 @@ def _create(store: "WooSandbox", order_id: int, body: dict[str, Any]) -> int:
         raise bad("note", "rest_invalid_type", "note is not of type string.")
     customer_note = bool_value(body.get("customer_note"), "customer_note", default=False)
     added_by_user = bool_value(body.get("added_by_user"), "added_by_user", default=False)
-    if order_store.load(store, order_id) is None:
+    if not order_store.exists(store, order_id):
         raise WooError(404, "woocommerce_rest_order_invalid_id", "Invalid order ID.")
     with store.db.tx():
         return add_note(store, order_id, body["note"], customer_note, added_by_user)
 
 
 def _find(store: "WooSandbox", order_id: int, note_id: int) -> Any:
-    if order_store.load(store, order_id) is None:
+    if not order_store.exists(store, order_id):
         raise WooError(404, "woocommerce_rest_order_invalid_id", "Invalid order ID.")
     row = store.db.one("SELECT * FROM order_notes WHERE id = ? AND order_id = ?", (note_id, order_id))
     if row is None:

@@ -2,13 +2,15 @@
 dates without offset plus `*_gmt`, money as 2-decimal strings, `line_items[].price` a float, `number` a string,
 refund totals negative, `_links`. Amounts are stored already formatted (see `order_store`), so they pass through.
 
-`render_orders` renders a page with three queries in all (the orders, their products, their refunds).
+`render_orders` renders a page with three queries in all (the orders, their products, their refunds);
+`render_refunds` a page of refunds with one for their products.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from retail_sync.sandbox.woocommerce import catalog, order_lifecycle, order_store
+from retail_sync.sandbox.woocommerce.clock import parse_gmt
 from retail_sync.sandbox.woocommerce.order_store import Order
 
 if TYPE_CHECKING:
@@ -91,10 +93,16 @@ def render_order(store: "WooSandbox", order: Order, products: Products, refunds:
     }
 
 
-def render_refund(store: "WooSandbox", refund: Order) -> dict[str, Any]:
+def render_refunds(store: "WooSandbox", refunds: list[Order]) -> list[dict[str, Any]]:
+    products = Products(store, refunds)
+    return [render_refund(store, refund, products) for refund in refunds]
+
+
+def render_refund(store: "WooSandbox", refund: Order, products: Products | None = None) -> dict[str, Any]:
+    """One refund; `products` when rendering a page of them (`render_refunds`), fetched here otherwise."""
     doc = refund.doc
     created, created_gmt = _dates(store, refund.date_created_gmt)
-    products = Products(store, [refund])
+    products = products if products is not None else Products(store, [refund])
     base = f"{store.home_url}wp-json/wc/v3/orders/{refund.parent_id}"
     return {
         "id": refund.id, "date_created": created, "date_created_gmt": created_gmt, "amount": doc["amount"],
@@ -165,4 +173,4 @@ def _item_meta(meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def _dates(store: "WooSandbox", gmt: str | None) -> tuple[str | None, str | None]:
-    return store.clock.pair(order_store.parse_gmt(gmt))
+    return store.clock.pair(parse_gmt(gmt))

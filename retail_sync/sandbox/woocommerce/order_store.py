@@ -9,7 +9,6 @@ decimals; `order_render` turns it into the REST shape.
 """
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 import string
 from dataclasses import dataclass, field
@@ -91,10 +90,6 @@ def now_gmt(store: "WooSandbox") -> str:
     return store.clock.now_utc().strftime(WC_FORMAT)
 
 
-def parse_gmt(text: str | None) -> dt.datetime | None:
-    return None if text is None else dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)
-
-
 def new_order_key() -> str:
     """`wc_order_` + 13 letters/digits, as `wc_generate_order_key()` makes it."""
     alphabet = string.ascii_letters + string.digits
@@ -127,6 +122,11 @@ def load(store: "WooSandbox", order_id: int, kind: str | None = ORDER) -> Order 
     if row is None or (kind is not None and row["type"] != kind):
         return None
     return from_row(row)
+
+
+def exists(store: "WooSandbox", order_id: int) -> bool:
+    """Whether an order (not a refund) has this id, without loading it."""
+    return store.db.one("SELECT 1 FROM orders WHERE id = ? AND type = ?", (order_id, ORDER)) is not None
 
 
 def refunds_of(store: "WooSandbox", order_ids: list[int]) -> dict[int, list[Order]]:

@@ -37,6 +37,7 @@ from retail_sync.sandbox.woocommerce.query_params import (
     id_list,
     int_value,
 )
+from retail_sync.sandbox.woocommerce.rest_batch import BATCH_LIMIT
 from retail_sync.sandbox.woocommerce.rest import (
     REST_PREFIX,
     WooError,
@@ -57,7 +58,6 @@ TABLES = (*order_store.TABLES, *notes.TABLES, *money.TABLES, *coupons.TABLES)
 LIST_STATUSES = ("any", "trash", *order_lifecycle.WRITABLE_STATUSES)
 HIDDEN_FROM_ANY = ("trash", "auto-draft")
 ORDERBY = ("date", "id", "include", "title", "slug", "modified")
-BATCH_LIMIT = 100
 
 
 def install(store: "WooSandbox") -> None:

@@ -16,7 +16,8 @@ from fastapi import Request
 
 from retail_sync.sandbox.woocommerce import product_filters
 from retail_sync.sandbox.woocommerce.product_writes import PRODUCT_TYPES, STOCK_STATUSES
-from retail_sync.sandbox.woocommerce.wp_schema import php_list
+from retail_sync.sandbox.woocommerce.clock import WC_FORMAT
+from retail_sync.sandbox.woocommerce.query_params import php_list
 from retail_sync.sandbox.woocommerce.rest import invalid_params, page_params, query_params
 
 if TYPE_CHECKING:
@@ -124,7 +125,7 @@ def _date(store: "WooSandbox", name: str, raw: str, gmt: bool) -> str:
         moment = store.clock.parse_filter(raw, gmt)
     except ValueError:
         raise invalid_params({name: ("rest_invalid_date", "Invalid date.")}) from None
-    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return moment.strftime(WC_FORMAT)
 
 
 def _order_by(q: dict[str, Any]) -> str:

@@ -8,11 +8,11 @@ stored, for managed rows (`validate_props()` recomputes it on every save).
 """
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from retail_sync.sandbox.common.db import loads
+from retail_sync.sandbox.woocommerce.clock import now_gmt
 
 if TYPE_CHECKING:
     from retail_sync.sandbox.woocommerce.app import WooSandbox
@@ -55,7 +55,7 @@ def adjust_stock(store: "WooSandbox", product_id: int, delta: int) -> tuple[int,
     holder = stock_holder(store, product_row(store, product_id))
     if not manages_stock(holder):
         return None
-    now = iso(store.clock.now_utc())
+    now = now_gmt()
     with store.db.tx() as conn:
         before = conn.execute("SELECT stock_quantity FROM products WHERE id = ?", (holder["id"],)).fetchone()[0] or 0
         conn.execute("UPDATE products SET stock_quantity = ?, date_modified_gmt = ? WHERE id = ?",
@@ -85,11 +85,3 @@ def stock_status_for(quantity: int | None, backorders: str) -> str:
     if (quantity or 0) > 0:
         return "instock"
     return "onbackorder" if backorders != "no" else "outofstock"
-
-
-def iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-
-
-def parse_iso(text: str | None) -> dt.datetime | None:
-    return None if text is None else dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 from urllib.parse import urlencode
 
 from retail_sync.sandbox.common.db import loads
-from retail_sync.sandbox.woocommerce.product_store import parse_iso, product_row, stock_status_for
+from retail_sync.sandbox.woocommerce.clock import parse_gmt
+from retail_sync.sandbox.woocommerce.product_store import product_row, stock_status_for
 from retail_sync.sandbox.woocommerce.rest import rest_url
 
 if TYPE_CHECKING:
@@ -232,8 +233,8 @@ def _variation(store: "WooSandbox", row: Any, related: Related, context: str) ->
 
 
 def _dates(store: "WooSandbox", row: Any) -> dict[str, str | None]:
-    created, created_gmt = store.clock.pair(parse_iso(row["date_created_gmt"]))
-    modified, modified_gmt = store.clock.pair(parse_iso(row["date_modified_gmt"]))
+    created, created_gmt = store.clock.pair(parse_gmt(row["date_created_gmt"]))
+    modified, modified_gmt = store.clock.pair(parse_gmt(row["date_modified_gmt"]))
     return {"date_created": created, "date_created_gmt": created_gmt, "date_modified": modified,
             "date_modified_gmt": modified_gmt}
 

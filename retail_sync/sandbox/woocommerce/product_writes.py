@@ -17,7 +17,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from retail_sync.sandbox.common.db import dumps, loads
-from retail_sync.sandbox.woocommerce.product_store import iso, stock_status_for
+from retail_sync.sandbox.woocommerce.clock import to_gmt
+from retail_sync.sandbox.woocommerce.product_store import stock_status_for
 from retail_sync.sandbox.woocommerce.rest import WooError
 from retail_sync.sandbox.woocommerce.wp_schema import (clean, format_decimal, sanitize_title, stock_amount,
                                                        string_to_bool)
@@ -296,7 +297,7 @@ def _apply_date_created(store: "WooSandbox", draft: Draft, params: dict[str, Any
         except ValueError:
             continue
         zone = dt.timezone.utc if is_gmt else store.clock.zone
-        draft.date_created_gmt = iso(wall.replace(tzinfo=zone))
+        draft.date_created_gmt = to_gmt(wall.replace(tzinfo=zone))
 
 
 # ---- saving ------------------------------------------------------------------------------------------------

@@ -16,14 +16,15 @@ from fastapi.responses import Response
 
 from retail_sync.sandbox.common.db import dumps, loads
 from retail_sync.sandbox.woocommerce.product_queries import check_list_args, list_rows
-from retail_sync.sandbox.woocommerce.product_store import iso, product_row
+from retail_sync.sandbox.woocommerce.clock import now_gmt
+from retail_sync.sandbox.woocommerce.product_store import product_row
 from retail_sync.sandbox.woocommerce.product_views import (render_product, render_products, render_variation,
                                                            render_variations)
 from retail_sync.sandbox.woocommerce.product_writes import (PRODUCT_SCHEMA, VARIATION_SCHEMA, Draft, apply_product,
                                                             apply_variation, save)
 from retail_sync.sandbox.woocommerce.rest import (REST_PREFIX, WooError, checks_args, paged, query_params,
                                                   request_params, rest_url, wc_response)
-from retail_sync.sandbox.woocommerce.rest_batch import batch_items
+from retail_sync.sandbox.woocommerce.rest_batch import as_int, batch_items
 from retail_sync.sandbox.woocommerce.wp_schema import validate
 
 if TYPE_CHECKING:
@@ -182,10 +183,6 @@ def _variation_view(store: "WooSandbox", variation_id: int) -> dict[str, Any]:
     return render_variation(store, product_row(store, variation_id), "edit")
 
 
-def _now(store: "WooSandbox") -> str:
-    return iso(store.clock.now_utc())
-
-
 def _batch(store: "WooSandbox", handlers: dict[str, Callable[[Any, Events], Any]], body: dict[str, Any]) -> Any:
     """`rest_batch.batch_items` with each item as its own write (transaction, webhooks); creates are recorded in
     the ledger one by one."""
@@ -195,32 +192,25 @@ def _batch(store: "WooSandbox", handlers: dict[str, Callable[[Any, Events], Any]
         for kind, handler in handlers.items()})
 
 
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
 # ---- products -------------------------------------------------------------------------------------------------
 def _create_product(store: "WooSandbox", params: dict[str, Any], events: Events) -> int:
     if params.get("id"):
         raise WooError(400, "woocommerce_rest_product_exists", "Cannot create existing product.")
     with store.db.tx() as conn:
         draft = apply_product(store, Draft(id=None, type="simple"), params)
-        new_id = save(store, conn, draft, _now(store))
+        new_id = save(store, conn, draft, now_gmt())
     events.append(("product.created", new_id))
     return new_id
 
 
 def _update_product(store: "WooSandbox", product_id: Any, params: dict[str, Any], events: Events) -> int:
-    row = product_row(store, _int(product_id))
+    row = product_row(store, as_int(product_id))
     if row is None:
         raise WooError(400, "woocommerce_rest_product_invalid_id", "Invalid ID.")
     if row["type"] == "variation":
         raise WooError(404, "woocommerce_rest_invalid_product_id", VARIATION_PATH_HINT)
     with store.db.tx() as conn:
-        save(store, conn, apply_product(store, Draft.of(row), params), _now(store))
+        save(store, conn, apply_product(store, Draft.of(row), params), now_gmt())
     events.append(("product.updated", row["id"]))
     return row["id"]
 
@@ -239,7 +229,7 @@ def _delete_product(store: "WooSandbox", product_id: int, force: bool, events: E
             return response  # a permanent delete fires no webhook (only `wp_trash_post` maps to product.deleted)
         if row["status"] == "trash":
             raise WooError(410, "woocommerce_rest_already_trashed", "The product has already been deleted.")
-        now = _now(store)
+        now = now_gmt()
         for child in store.db.all("SELECT * FROM products WHERE parent_id = ? AND type = 'variation'"
                                   " AND status != 'trash' ORDER BY id", (row["id"],)):
             _trash(conn, child, now, events)  # `WC_Post_Data::trash_post` trashes the variations too
@@ -259,7 +249,7 @@ def _restore(store: "WooSandbox", product_id: int, events: Events) -> dict[str, 
     row = product_row(store, product_id)
     if row is None or row["status"] != "trash":
         raise WooError(404, "woocommerce_rest_product_invalid_id", "Invalid ID.")
-    now = _now(store)
+    now = now_gmt()
     children = store.db.all("SELECT * FROM products WHERE parent_id = ? AND type = 'variation' AND status = 'trash'"
                             " ORDER BY id", (row["id"],))
     with store.db.tx() as conn:
@@ -274,7 +264,7 @@ def _restore(store: "WooSandbox", product_id: int, events: Events) -> dict[str, 
 
 # ---- variations -----------------------------------------------------------------------------------------------
 def _variation_parent(store: "WooSandbox", parent_id: Any) -> Any:
-    parent = product_row(store, _int(parent_id))
+    parent = product_row(store, as_int(parent_id))
     if parent is None or parent["type"] == "variation":
         raise WooError(404, "woocommerce_rest_product_invalid_id", "Invalid ID.")
     return parent
@@ -286,7 +276,7 @@ def _create_variation(store: "WooSandbox", parent_id: Any, params: dict[str, Any
     parent = _variation_parent(store, parent_id)
     with store.db.tx() as conn:
         draft = apply_variation(store, Draft(id=None, type="variation"), params, parent)
-        now = _now(store)
+        now = now_gmt()
         new_id = save(store, conn, draft, now)
         conn.execute("UPDATE products SET date_modified_gmt = ? WHERE id = ?", (now, parent["id"]))
     events.extend([("product.created", new_id), ("product.updated", parent["id"])])
@@ -297,14 +287,14 @@ def _update_variation(store: "WooSandbox", parent_id: Any, variation_id: Any, pa
                       events: Events, check_parent: bool) -> int:
     """`check_parent` is the route's permission check ("Parent product does not match current variation.", 403
     for a signed-in key); batch updates skip it, and the variation then moves to the given parent."""
-    row = product_row(store, _int(variation_id))
-    if check_parent and row is not None and row["parent_id"] and row["parent_id"] != _int(parent_id):
+    row = product_row(store, as_int(variation_id))
+    if check_parent and row is not None and row["parent_id"] and row["parent_id"] != as_int(parent_id):
         raise WooError(403, "woocommerce_rest_cannot_edit", "Parent product does not match current variation.")
     if row is None:
         raise WooError(400, "woocommerce_rest_product_variation_invalid_id", "Invalid ID.")
     parent = _variation_parent(store, parent_id)
     with store.db.tx() as conn:
-        now = _now(store)
+        now = now_gmt()
         save(store, conn, apply_variation(store, Draft.of(row), params, parent), now)
         conn.execute("UPDATE products SET date_modified_gmt = ? WHERE id = ?", (now, parent["id"]))
     events.extend([("product.updated", row["id"]), ("product.updated", parent["id"])])
@@ -316,7 +306,7 @@ def _delete_variation(store: "WooSandbox", variation_id: int, force: bool, event
     if row is None:
         raise WooError(404, "woocommerce_rest_product_variation_invalid_id", "Invalid ID.")
     response = render_variation(store, row, "edit")
-    now = _now(store)
+    now = now_gmt()
     with store.db.tx() as conn:
         if force:
             conn.execute("DELETE FROM products WHERE id = ?", (row["id"],))

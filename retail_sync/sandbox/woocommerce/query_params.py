@@ -8,7 +8,7 @@ c.", "x is not of type integer.", "Invalid date.").
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from retail_sync.sandbox.woocommerce.rest import WooError, invalid_params
 
@@ -94,7 +94,7 @@ def date_value(raw: Any, name: str) -> str | None:
     return raw
 
 
-def php_list(items: tuple[str, ...]) -> str:
+def php_list(items: Sequence[str]) -> str:
     """wp_sprintf's `%l`: "a", "a and b", "a, b, and c"."""
     if len(items) < 3:
         return " and ".join(items)

@@ -20,7 +20,7 @@ from fastapi import FastAPI, Request
 
 from retail_sync.sandbox.woocommerce import notes, order_lifecycle, order_store, stock_rules
 from retail_sync.sandbox.woocommerce.money import ZERO, money, plain, to_decimal
-from retail_sync.sandbox.woocommerce.order_render import render_refund
+from retail_sync.sandbox.woocommerce.order_render import render_refund, render_refunds
 from retail_sync.sandbox.woocommerce.order_store import REFUND, Order
 from retail_sync.sandbox.woocommerce.query_params import bool_value, enum_value
 from retail_sync.sandbox.woocommerce.rest import (
@@ -155,7 +155,7 @@ def register(app: FastAPI, store: "WooSandbox") -> None:
             f"SELECT * FROM orders WHERE type = ? AND parent_id = ?"  # noqa: S608 - direction is ASC or DESC
             f" ORDER BY date_created_gmt {direction}, id {direction} LIMIT ? OFFSET ?",
             (REFUND, order_id, per_page, offset if offset is not None else (page - 1) * per_page))
-        items = [render_refund(store, order_store.from_row(row)) for row in rows]
+        items = render_refunds(store, [order_store.from_row(row) for row in rows])
         return paged(request, items, total, page, per_page)
 
     @app.get(REST_PREFIX + "/orders/{order_id:int}/refunds/{refund_id:int}")
@@ -195,11 +195,11 @@ def _create_from_request(store: "WooSandbox", order_id: int, body: dict[str, Any
         store, order, amount, str(body["reason"]) if body.get("reason") else None, lines,
         refund_payment=body["api_refund"] if isinstance(body.get("api_refund"), bool) else True,
         restock=body["api_restock"] if isinstance(body.get("api_restock"), bool) else True)
-    for meta in body.get("meta_data") or []:
-        if isinstance(meta, dict) and meta.get("key") is not None:
-            order_store.update_meta(store, refund.doc["meta_data"], str(meta["key"]), meta.get("value"),
-                                    meta.get("id"))
-    order_store.save(store, refund)
+    metas = [meta for meta in body.get("meta_data") or [] if isinstance(meta, dict) and meta.get("key") is not None]
+    for meta in metas:
+        order_store.update_meta(store, refund.doc["meta_data"], str(meta["key"]), meta.get("value"), meta.get("id"))
+    if metas:  # create_refund() has inserted the refund already
+        order_store.save(store, refund)
     return refund
 
 
@@ -260,7 +260,7 @@ def _find(store: "WooSandbox", order_id: int, refund_id: int) -> Order:
     refund = order_store.load(store, refund_id, kind=None)
     if refund is None:
         raise WooError(404, "woocommerce_rest_shop_order_refund_invalid_id", "Invalid ID.")
-    if order_store.load(store, order_id) is None:
+    if not order_store.exists(store, order_id):
         raise WooError(500, "woocommerce_rest_invalid_order_id", "Invalid order ID.", data=404)
     if refund.type != REFUND or refund.parent_id != order_id:
         raise WooError(500, "woocommerce_rest_invalid_order_refund_id", "Invalid order refund ID.", data=404)

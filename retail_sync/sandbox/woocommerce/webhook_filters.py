@@ -13,9 +13,9 @@ Unlike the post-based resources (reference §2.4), webhooks live in their own ta
 """
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
+from retail_sync.sandbox.woocommerce.clock import now_gmt
 from retail_sync.sandbox.woocommerce.query_params import date_value
 
 EARLIEST = "0000-00-00T00:00:00"
@@ -27,8 +27,7 @@ def created_between(params: dict[str, Any]) -> tuple[str | None, list[str]]:
     before = _wall_time(date_value(params.get("before"), "before"))
     if after is None and before is None:
         return None, []
-    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    return "date_created_gmt BETWEEN ? AND ?", [after or EARLIEST, before or now]
+    return "date_created_gmt BETWEEN ? AND ?", [after or EARLIEST, before or now_gmt()]
 
 
 def _wall_time(value: str | None) -> str | None:

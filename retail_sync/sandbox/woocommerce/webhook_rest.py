@@ -12,7 +12,6 @@ Control: `GET|POST /_sandbox/webhooks/behaviour` (delivery knobs, see `delivery.
 """
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 import string
 from typing import TYPE_CHECKING, Any
@@ -22,7 +21,10 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 
 from retail_sync.sandbox.woocommerce import webhook_filters
-from retail_sync.sandbox.woocommerce.delivery import Behaviour, delivery_report, now_gmt
+from retail_sync.sandbox.woocommerce.clock import WC_FORMAT, now_gmt, parse_gmt
+from retail_sync.sandbox.woocommerce.delivery import Behaviour, delivery_report
+from retail_sync.sandbox.woocommerce.query_params import php_list
+from retail_sync.sandbox.woocommerce.rest_batch import BATCH_LIMIT, as_int
 from retail_sync.sandbox.woocommerce.rest import (REST_PREFIX, WooError, invalid_params, no_route, page_params,
                                                   paged, query_params, request_params, rest_url, wc_response)
 
@@ -56,7 +58,6 @@ INVALID_CUSTOM_TOPICS = ("action.woocommerce_login_credentials",
                          "action.woocommerce_product_csv_importer_check_import_file_path",
                          "action.woocommerce_webhook_should_deliver")
 PASSWORD_CHARS = string.ascii_letters + string.digits + "!@#$%^&*()" + "-_ []{}<>~`+=,.;:/?|"
-BATCH_LIMIT = 100
 
 
 # ---- validation and representation ----------------------------------------------------------------------------
@@ -89,8 +90,8 @@ def render_webhook(store: "WooSandbox", row: Any) -> dict[str, Any]:
     """The v3 (= v2) webhook object; `secret` is write-only."""
     topic = row["topic"]
     resource, _, event = topic.partition(".")
-    created, created_gmt = store.clock.pair(_parse(row["date_created_gmt"]))
-    modified, modified_gmt = store.clock.pair(_parse(row["date_modified_gmt"]))
+    created, created_gmt = store.clock.pair(parse_gmt(row["date_created_gmt"]))
+    modified, modified_gmt = store.clock.pair(parse_gmt(row["date_modified_gmt"]))
     base = rest_url(store.home_url, "/wc/v3/webhooks")
     return {
         "id": row["id"], "name": row["name"], "status": row["status"], "topic": topic, "resource": resource,
@@ -101,16 +102,10 @@ def render_webhook(store: "WooSandbox", row: Any) -> dict[str, Any]:
     }
 
 
-def _parse(text: str | None) -> dt.datetime | None:
-    return None if text is None else dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)
-
-
 def _one_of(name: str, value: Any, allowed: tuple[str, ...]) -> str:
     """WordPress's enum validation (`rest_not_in_enum`, "x is not one of a, b, and c.")."""
     if value not in allowed:
-        listed = f"{allowed[0]} and {allowed[1]}" if len(allowed) == 2 else \
-            ", ".join(allowed[:-1]) + f", and {allowed[-1]}"
-        raise invalid_params({name: ("rest_not_in_enum", f"{name} is not one of {listed}.")})
+        raise invalid_params({name: ("rest_not_in_enum", f"{name} is not one of {php_list(allowed)}.")})
     return value
 
 
@@ -141,14 +136,6 @@ def _id_list(params: dict[str, Any], name: str) -> list[int]:
     return ids
 
 
-def _php_int(value: Any) -> int:
-    """PHP's `(int)` cast, for ids in batch items: anything unreadable is 0."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
 def _webhook_row(store: "WooSandbox", webhook_id: int) -> Any:
     return store.db.one("SELECT * FROM webhooks WHERE id = ?", (webhook_id,))
 
@@ -157,10 +144,6 @@ def _path_id(raw: str) -> int:
     if not raw.isdigit():  # the route is `webhooks/(?P<id>[\d]+)`
         raise no_route()
     return int(raw)
-
-
-def _error_item(item_id: Any, error: WooError) -> dict[str, Any]:
-    return {"id": item_id, "error": {"code": error.code, "message": error.message, "data": error.data}}
 
 
 # ---- operations (shared by the single routes and /batch) ---------------------------------------------------------
@@ -196,7 +179,7 @@ def _create(store: "WooSandbox", params: dict[str, Any], *, route_args: bool) ->
             "INSERT INTO webhooks (name, status, topic, delivery_url, secret, date_created_gmt)"
             " VALUES (?, 'active', ?, ?, ?, ?)",
             (str(name), topic if is_valid_topic(topic) else "", delivery_url, str(secret),
-             now.strftime("%Y-%m-%dT%H:%M:%S"))).lastrowid
+             now.strftime(WC_FORMAT))).lastrowid
     store.ledger.record_create("webhook", key, "created", webhook_id)
     return _webhook_row(store, webhook_id)
 
@@ -319,21 +302,21 @@ def register(app: FastAPI, store: "WooSandbox") -> None:
             try:
                 result["create"].append(await create_and_ping(dict(item), route_args=False))
             except WooError as error:
-                result["create"].append(_error_item(0, error))
+                result["create"].append({"id": 0, "error": error.body()})
         for item in items["update"]:
             try:
-                result["update"].append(await update_and_ping(_php_int(item.get("id")), dict(item),
+                result["update"].append(await update_and_ping(as_int(item.get("id")), dict(item),
                                                               route_args=False))
             except WooError as error:
-                result["update"].append(_error_item(item.get("id"), error))
+                result["update"].append({"id": item.get("id"), "error": error.body()})
         for raw_id in items["delete"]:
-            webhook_id = _php_int(raw_id)
+            webhook_id = as_int(raw_id)
             if webhook_id == 0:  # skipped, as batch_items() does
                 continue
             try:
                 result["delete"].append(_delete(store, webhook_id, force=True))
             except WooError as error:
-                result["delete"].append(_error_item(webhook_id, error))
+                result["delete"].append({"id": webhook_id, "error": error.body()})
         return wc_response({verb: entries for verb, entries in result.items() if entries})
 
     @app.get(f"{collection}/{{raw_id}}")

@@ -116,14 +116,14 @@ class Dispatcher:
         resource, _, event = topic.partition(".")
         if resource not in ("order", "product", "coupon"):
             return True
-        rendered = self.store.render(resource, resource_id)
-        if rendered is None:
+        status = self.store.status(resource, resource_id)
+        if status is None:
             return True
         if resource == "order":
             ignored = ORDER_DRAFT_STATUSES + (("checkout-draft",) if event == "created" else ())
         else:
             ignored = POST_DRAFT_STATUSES
-        return rendered.get("status") not in ignored
+        return status not in ignored
 
     async def start(self) -> None:
         await self.runner.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from retail_sync.sandbox.woocommerce.query_params import php_list
 from retail_sync.sandbox.woocommerce.rest import invalid_params
 
 
@@ -63,13 +64,6 @@ def _check_type(kind: str, value: Any) -> tuple[bool, Any]:
     if kind == "object":
         return isinstance(value, dict) or value in ([], ""), value if isinstance(value, dict) else {}
     return False, None
-
-
-def php_list(items: list[str]) -> str:
-    """`wp_sprintf('%l', ...)`: "a, b, and c"."""
-    if len(items) <= 2:
-        return " and ".join(items)
-    return ", ".join(items[:-1]) + ", and " + items[-1]
 
 
 # ---- PHP-side coercions (what the setters do with whatever they get) ---------------------------------------------
