@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import queue
-import signal
-import threading
 from typing import Any, Callable
 
 from retail_sync.sandbox import runner
@@ -31,7 +29,7 @@ def _child(name: str, options: SandboxOptions, catalog: Catalog | None, report: 
     try:
         seeded = item.sandbox.seed(catalog) if catalog is not None and item.sandbox.is_empty() else None
         report.put(("ready", name, item.url, seeded))
-        runner.wait_for_signal(running)
+        runner.until_signal(item.thread.is_alive)
     except Exception as exc:  # noqa: BLE001
         report.put(("error", name, str(exc)))
     finally:
@@ -69,11 +67,6 @@ def serve(options: SandboxOptions, catalog: Catalog | None, announce: Callable[[
 
 
 def _wait(children: dict[str, Any]) -> None:
-    stopping = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopping.set())
-    while not stopping.is_set():
+    if not runner.until_signal(lambda: all(child.is_alive() for child in children.values())):
         dead = [name for name, child in children.items() if not child.is_alive()]
-        if dead:
-            raise RuntimeError(f"sandbox {', '.join(dead)} stopped unexpectedly")
-        stopping.wait(0.5)
+        raise RuntimeError(f"sandbox {', '.join(dead)} stopped unexpectedly")

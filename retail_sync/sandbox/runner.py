@@ -10,6 +10,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import uvicorn
 
@@ -45,13 +46,10 @@ def build(name: str, options: SandboxOptions) -> tuple[Sandbox, int, bool]:
     raise ValueError(f"unknown sandbox {name!r}")
 
 
-def build_all(options: SandboxOptions) -> list[tuple[Sandbox, int, bool]]:
-    return [build(name, options) for name in NAMES]
-
-
-def start(options: SandboxOptions, sandboxes: list[tuple[Sandbox, int, bool]] | None = None) -> list[Running]:
+def start(options: SandboxOptions, sandboxes: list[tuple[Sandbox, int, bool]]) -> list[Running]:
+    """Serve each `(sandbox, port, serves_tls)` (as `build` makes them) on its own thread; returns once all listen."""
     running = []
-    for sandbox, port, tls in sandboxes if sandboxes is not None else build_all(options):
+    for sandbox, port, tls in sandboxes:
         ssl: dict[str, str] = {}
         if tls:
             cert, key = self_signed(options.data_dir, options.host)
@@ -90,10 +88,13 @@ def stop(running: list[Running]) -> None:
         item.sandbox.db.close()
 
 
-def wait_for_signal(running: list[Running]) -> None:
-    """Block until SIGINT/SIGTERM or until a server thread dies."""
+def until_signal(alive: Callable[[], bool]) -> bool:
+    """Block until SIGINT/SIGTERM (True) or until `alive()` turns false (False)."""
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
-    while not stopping.is_set() and all(item.thread.is_alive() for item in running):
+    while not stopping.is_set():
+        if not alive():
+            return False
         stopping.wait(0.5)
+    return True

@@ -12,7 +12,7 @@ from retail_sync.sandbox.wms.app import WmsSandbox
 from tests.contract.wms_support import (  # noqa: F401 - fixtures
     CATALOG, SECRET, SignatureError, Wms, receiver, verify, wms, wms_options,
 )
-from tests.support.processes import free_port
+from tests.support.processes import free_port, wait_until
 
 
 def subject_types(payloads, order_id):
@@ -199,9 +199,8 @@ def test_an_unreachable_engine_is_retried_then_given_up(serve, sandbox_options):
     client.ok(client.control("POST", "/seed", json=CATALOG))
     client.set_behaviour(retry_base_ms=10, max_attempts=3, timeout_s=2)
     client.ok(client.control("POST", "/inventory", json={"sku": "SKU-A", "site": "WH-EAST", "on_hand": 1}))
-    deadline = time.monotonic() + 10
-    while (event := client.events()[0])["state"] == "pending" and time.monotonic() < deadline:
-        time.sleep(0.02)
+    event = wait_until(lambda: (found := client.events()[0])["state"] != "pending" and found, 10, 0.02,
+                       "the event to leave pending")
     assert (event["state"], event["attempts"]) == ("failed", 3)
     assert all(d["status"] is None and "ConnectionError" in d["error"] for d in event["deliveries"])
 
@@ -215,9 +214,8 @@ def test_the_outbox_survives_a_restart(sandbox_options, receiver):
         client.ok(client.control("POST", "/seed", json=CATALOG))
         client.ok(client.control("POST", "/inventory", json={"sku": "SKU-A", "site": "WH-EAST", "on_hand": 3}))
         receiver.wait_for(lambda r: r.deliveries, what="a first attempt")
-        deadline = time.monotonic() + 10
-        while client.events()[0]["attempts"] < 1 and time.monotonic() < deadline:
-            time.sleep(0.02)  # the WMS has recorded the failed attempt and scheduled the retry
+        # the WMS has recorded the failed attempt and scheduled the retry
+        wait_until(lambda: client.events()[0]["attempts"] >= 1, 10, 0.02, "the failed attempt on record")
     finally:
         runner.stop(first)
     second = runner.start(options, [(WmsSandbox(options), free_port(), False)])

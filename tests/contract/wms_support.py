@@ -154,8 +154,7 @@ class Wms:
 
     def control(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", 60)
-        response = requests.request(method, f"{self.url}/_sandbox{path}", **kwargs)
-        return response
+        return requests.request(method, f"{self.url}/_sandbox{path}", **kwargs)
 
     def ok(self, response: requests.Response, status: int = 200) -> Any:
         assert response.status_code == status, (response.status_code, response.text)

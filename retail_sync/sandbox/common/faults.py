@@ -17,7 +17,7 @@ import math
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Awaitable, Callable, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -117,21 +117,20 @@ class FaultGate:
         query = scope.get("query_string", b"").decode("latin-1")
         info = self.target.describe(method, path, body)
         outcome = _Outcome()
+        await self._handle(scope, body, send, info, outcome)
+        self.target.ledger.record_call(method=method, path=path, query=query, detail=info.detail,
+                                       status=outcome.status, fault=outcome.fault, retry_after=outcome.retry_after,
+                                       started=started)
 
-        def log() -> None:
-            self.target.ledger.record_call(method=method, path=path, query=query, detail=info.detail,
-                                           status=outcome.status, fault=outcome.fault,
-                                           retry_after=outcome.retry_after, started=started)
-
+    async def _handle(self, scope: dict, body: bytes, send: Callable, info: CallInfo, outcome: "_Outcome") -> None:
+        """Answer one call (or drop its connection) as the fault settings say, noting what happened in `outcome`."""
         s = self.settings
         if s.down:
             outcome.fault = "down"
             await _abort(send)
-            log()
             return
-        if not self._selected(method, path, info):
+        if not self._selected(scope["method"], scope["path"], info):
             await self._forward(scope, body, send, outcome)
-            log()
             return
         if self._bucket is not None:
             wait = self._bucket.take()
@@ -140,7 +139,6 @@ class FaultGate:
                 text, ctype = self.target.fault_response(429, "Too many requests: quota exceeded")
                 await _answer(send, 429, text, ctype, [(b"retry-after", str(outcome.retry_after).encode())])
                 outcome.status = 429
-                log()
                 return
         if s.latency_ms:
             await asyncio.sleep(s.latency_ms / 1000)
@@ -148,13 +146,11 @@ class FaultGate:
             outcome.fault = "hang"
             await asyncio.sleep(s.hang_ms / 1000)
             await _abort(send)
-            log()
             return
         if s.error_rate and self._random.random() < s.error_rate:
             outcome.fault, outcome.status = "error", s.error_status
             text, ctype = self.target.fault_response(s.error_status, "Injected failure (sandbox fault)")
             await _answer(send, s.error_status, text, ctype)
-            log()
             return
         if s.commit_then_drop_rate and self._random.random() < s.commit_then_drop_rate:
             outcome.fault = "commit_then_drop"
@@ -162,10 +158,8 @@ class FaultGate:
             await self._forward(scope, body, _swallow(swallowed), swallowed)
             outcome.status = swallowed.status  # what the client would have seen
             await _abort(send)
-            log()
             return
         await self._forward(scope, body, send, outcome)
-        log()
 
     def _selected(self, method: str, path: str, info: CallInfo) -> bool:
         match = self.settings.match
@@ -254,9 +248,3 @@ def json_fault(status: int, message: str) -> tuple[bytes, str]:
     """A neutral JSON error body, for sandboxes without a house error shape."""
     return json.dumps({"error": {"status": status, "message": message}}).encode(), "application/json"
 
-
-def parse_json_body(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except ValueError:
-        return None

@@ -48,8 +48,8 @@ class ErpSandbox(Sandbox):
             account.install(conn, now)
             partner.install(conn, now)
 
-    def env(self) -> Env:
-        return Env(self.db.conn, self.registry, rpc.ADMIN_UID)
+    def env(self, uid: int = rpc.ADMIN_UID) -> Env:
+        return Env(self.db.conn, self.registry, uid)
 
     # routes ----------------------------------------------------------------------------------------------
     def add_routes(self, app: FastAPI) -> None:

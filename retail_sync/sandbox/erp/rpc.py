@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from retail_sync.sandbox.common.faults import CallInfo
 from retail_sync.sandbox.erp.errors import AccessDenied, AccessError, OperationalError, UserError, jsonrpc_error, \
     xmlrpc_fault
-from retail_sync.sandbox.erp.orm.env import Env
 
 if TYPE_CHECKING:
     from retail_sync.sandbox.erp.app import ErpSandbox
@@ -82,7 +81,7 @@ def execute_kw(sandbox: "ErpSandbox", db: str, uid: int, obj: str, method: str, 
 def execute(sandbox: "ErpSandbox", db: str, uid: int, obj: str, method: str, *args: Any, **kw: Any) -> Any:
     if _PRIVATE.match(method):
         raise AccessError(f"Private methods (such as {method}) cannot be called remotely.")
-    env = Env(sandbox.db.conn, sandbox.registry, uid)
+    env = sandbox.env(uid)
     model = env.get(obj)
     if model is None:
         raise UserError(f"Object {obj} doesn't exist")

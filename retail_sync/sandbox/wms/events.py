@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from retail_sync.sandbox.common.db import dumps, loads
 from retail_sync.sandbox.wms.api import equal_filters, iso, parse_body
+from retail_sync.sandbox.wms.records import children
 
 if TYPE_CHECKING:
     from retail_sync.sandbox.wms.app import WmsSandbox
@@ -281,16 +282,11 @@ class Outbox:
     def listing(self, state: str | None, event_type: str | None, since: int, limit: int) -> dict[str, Any]:
         filters, values = equal_filters({"state": state, "type": event_type})
         where, params = ["seq > ?", *filters], [since, *values]
-        db = self.wms.db
-        rows = db.all(f"SELECT * FROM wms_outbox WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?", (*params, limit))
-        attempts: dict[int, list[dict[str, Any]]] = {}
-        if rows:
-            seqs = [row["seq"] for row in rows]
-            for a in db.all(f"SELECT * FROM wms_delivery_attempts WHERE event_seq IN ({','.join('?' * len(seqs))})"
-                            " ORDER BY event_seq, attempt", seqs):
-                attempts.setdefault(a["event_seq"], []).append({
-                    "attempt": a["attempt"], "at": iso(a["at"]), "webhook_timestamp": a["webhook_timestamp"],
-                    "status": a["status"], "error": a["error"], "duration_ms": a["duration_ms"]})
+        with self.wms.db.tx() as conn:  # one snapshot for the events and their attempts
+            rows = conn.execute(f"SELECT * FROM wms_outbox WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?",
+                                (*params, limit)).fetchall()
+            attempts = children(conn, "wms_delivery_attempts", "event_seq", [row["seq"] for row in rows], "attempt",
+                                _render_attempt)
         events = [{
             "seq": row["seq"], "id": row["id"], "type": row["type"], "subject": row["subject"],
             "state": row["state"], "attempts": row["attempts"], "created_at": iso(row["created_at"]),
@@ -300,6 +296,11 @@ class Outbox:
         } for row in rows]
         return {"url": self.url, "behaviour": self.behaviour.model_dump(), "events": events,
                 "next_since": events[-1]["seq"] if events else since}
+
+
+def _render_attempt(row: sqlite3.Row) -> dict[str, Any]:
+    return {"attempt": row["attempt"], "at": iso(row["at"]), "webhook_timestamp": row["webhook_timestamp"],
+            "status": row["status"], "error": row["error"], "duration_ms": row["duration_ms"]}
 
 
 def _retry_after(value: str | None) -> float | None:

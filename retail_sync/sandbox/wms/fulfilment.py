@@ -283,11 +283,7 @@ def counts(wms: "WmsSandbox") -> dict[str, Any]:
 # routes -------------------------------------------------------------------------------------------------------
 def register(app: FastAPI, wms: "WmsSandbox") -> None:
     base = f"{API_PREFIX}/fulfillment-orders"
-
-    @app.post(base)
-    async def create_order(request: Request) -> Any:
-        status, order = create(wms, await parse_body(request, FulfillmentOrderRequest))
-        return json_response(order, status)
+    ORDERS.add_routes(app, wms, base, FulfillmentOrderRequest, create, render)
 
     @app.get(base)
     async def orders(external_ref: str | None = None, status: Status | None = None, site: str | None = None,
@@ -295,11 +291,6 @@ def register(app: FastAPI, wms: "WmsSandbox") -> None:
         ref = None if external_ref is None else external_ref.strip()
         return json_response(ORDERS.list_page(wms, {"external_ref": ref, "status": status, "site": site}, cursor,
                                               limit, render_many))
-
-    @app.get(base + "/{order_id}")
-    async def order(order_id: str) -> Any:
-        with wms.db.tx() as conn:
-            return render(conn, ORDERS.load_public(conn, order_id))
 
     @app.post(base + "/{order_id}/cancel")
     async def cancel_order(order_id: str) -> Any:

@@ -95,13 +95,12 @@ def move(wms: "WmsSandbox", conn: "sqlite3.Connection", sku: str, site: str, del
          reference: str | None, *, release_allocation: int = 0) -> int:
     """Change on-hand by `delta` (and lower `allocated` by `release_allocation`); emits `inventory.adjusted`."""
     now = time.time()
-    conn.execute(
+    level = conn.execute(
         "INSERT INTO wms_inventory (sku, site, on_hand, allocated, updated_at) VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT (sku, site) DO UPDATE SET on_hand = on_hand + excluded.on_hand,"
-        " allocated = allocated + excluded.allocated, updated_at = excluded.updated_at",
+        " allocated = allocated + excluded.allocated, updated_at = excluded.updated_at RETURNING on_hand",
         (sku, site, delta, -release_allocation, now),
-    )
-    level = on_hand(conn, sku, site)
+    ).fetchone()[0]
     emit_adjusted(wms, conn, sku, site, level, delta, reason, reference)
     return level
 
@@ -120,14 +119,14 @@ def count(wms: "WmsSandbox", body: StockCount) -> dict[str, Any]:
         conn.execute("INSERT OR IGNORE INTO wms_sites (code) VALUES (?)", (body.site,))
         conn.execute("INSERT OR IGNORE INTO wms_items (sku, name) VALUES (?, ?)", (body.sku, body.sku))
         before = on_hand(conn, body.sku, body.site)
-        conn.execute(
+        row = conn.execute(
             "INSERT INTO wms_inventory (sku, site, on_hand, allocated, updated_at) VALUES (?, ?, ?, 0, ?)"
-            " ON CONFLICT (sku, site) DO UPDATE SET on_hand = excluded.on_hand, updated_at = excluded.updated_at",
+            " ON CONFLICT (sku, site) DO UPDATE SET on_hand = excluded.on_hand, updated_at = excluded.updated_at"
+            " RETURNING *",
             (body.sku, body.site, body.on_hand, now),
-        )
+        ).fetchone()
         emit_adjusted(wms, conn, body.sku, body.site, body.on_hand, body.on_hand - before, body.reason, None)
-        return render(conn.execute("SELECT * FROM wms_inventory WHERE sku = ? AND site = ?",
-                                   (body.sku, body.site)).fetchone())
+        return render(row)
 
 
 # seed -----------------------------------------------------------------------------------------------------

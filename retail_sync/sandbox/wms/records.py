@@ -7,9 +7,12 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
+from fastapi import FastAPI, Request
+
 from retail_sync.sandbox.wms import inventory
 from retail_sync.sandbox.wms.api import (
-    Line, WmsError, decode_cursor, equal_filters, not_found, page, parse_prefixed_id, prefixed_id,
+    Line, WmsError, decode_cursor, equal_filters, json_response, not_found, page, parse_body, parse_prefixed_id,
+    prefixed_id,
 )
 
 if TYPE_CHECKING:
@@ -21,6 +24,9 @@ Render = Callable[["sqlite3.Connection", "sqlite3.Row"], dict[str, Any]]
 RenderMany = Callable[["sqlite3.Connection", list["sqlite3.Row"]], list[dict[str, Any]]]
 # writes the header row (and whatever else creating the document does): (conn, fingerprint, now) → its id
 InsertHeader = Callable[["sqlite3.Connection", str, float], int]
+
+
+Create = Callable[["WmsSandbox", Any], tuple[int, dict[str, Any]]]
 
 
 class DocumentRequest(Protocol):
@@ -108,3 +114,16 @@ class Documents:
         with wms.db.tx() as conn:  # one snapshot for the documents and their child rows
             items = render_many(conn, conn.execute(sql + " ORDER BY id LIMIT ?", (*params, limit + 1)).fetchall())
         return page(items, limit, lambda item: [parse_prefixed_id(self.prefix, item["id"])])
+
+    def add_routes(self, app: FastAPI, wms: "WmsSandbox", base: str, request_model: type[Any], create: Create,
+                   render: Render) -> None:
+        """`POST {base}` (a `create` of the validated body: 201 or 200) and `GET {base}/{id}`."""
+        @app.post(base)
+        async def create_document(request: Request) -> Any:
+            status, document = create(wms, await parse_body(request, request_model))
+            return json_response(document, status)
+
+        @app.get(base + "/{public_id}")
+        async def document(public_id: str) -> Any:
+            with wms.db.tx() as conn:
+                return render(conn, self.load_public(conn, public_id))

@@ -191,22 +191,13 @@ def counts(wms: "WmsSandbox") -> dict[str, int]:
 
 def register(app: FastAPI, wms: "WmsSandbox") -> None:
     base = f"{API_PREFIX}/return-authorizations"
-
-    @app.post(base)
-    async def create_return(request: Request) -> Any:
-        status, item = create(wms, await parse_body(request, ReturnRequest))
-        return json_response(item, status)
+    RETURNS.add_routes(app, wms, base, ReturnRequest, create, render)
 
     @app.get(base)
     async def returns(rma_ref: str | None = None, order_ref: str | None = None, status: Status | None = None,
                       cursor: str | None = None, limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)) -> Any:
         return json_response(RETURNS.list_page(wms, {"rma_ref": rma_ref, "order_ref": order_ref, "status": status},
                                                cursor, limit, render_many))
-
-    @app.get(base + "/{return_id}")
-    async def one_return(return_id: str) -> Any:
-        with wms.db.tx() as conn:
-            return render(conn, RETURNS.load_public(conn, return_id))
 
     @app.post("/_sandbox/returns/{rma_ref}/receive")
     async def receive_return(rma_ref: str, request: Request) -> Any:

@@ -127,8 +127,7 @@ class Move(BaseModel):
             recompute_moves(self.env, ids)
 
     def _before_unlink(self, ids: list[int]) -> Any:
-        if self.env.scalar(f"SELECT 1 FROM account_move WHERE id IN ({qmarks(ids)})"
-                           " AND (state != 'draft' OR posted_before = 1) LIMIT 1", ids):
+        if self.any_where(ids, "state != 'draft' OR posted_before = 1"):
             raise UserError("You cannot delete an entry which has been posted once.")
         return None
 
@@ -158,8 +157,7 @@ class Move(BaseModel):
 
 
 def refuse_if_posted(env: Any, move_ids: list[int]) -> None:
-    if move_ids and env.scalar(f"SELECT 1 FROM account_move WHERE id IN ({qmarks(move_ids)})"
-                               " AND state = 'posted' LIMIT 1", move_ids):
+    if Move(env).any_where(move_ids, "state = 'posted'"):
         raise UserError("You cannot modify a posted entry; reset it to draft first.")
 
 
@@ -235,24 +233,21 @@ class MoveLine(BaseModel):
         return product_line_defaults(self.env, vals, price_field="price_unit", tax_field="tax_ids")
 
     def _before_write(self, ids: list[int], vals: dict[str, Any]) -> None:
-        refuse_if_posted(self.env, self._moves(ids))
+        refuse_if_posted(self.env, self.distinct(ids, "move_id"))
 
     def _after_write(self, ids: list[int], names: set[str], created: bool) -> None:
+        moves = self.distinct(ids, "move_id")
         if created:
-            refuse_if_posted(self.env, self._moves(ids))
-        recompute_moves(self.env, self._moves(ids))
+            refuse_if_posted(self.env, moves)
+        recompute_moves(self.env, moves)
 
     def _before_unlink(self, ids: list[int]) -> Any:
-        moves = self._moves(ids)
+        moves = self.distinct(ids, "move_id")
         refuse_if_posted(self.env, moves)
         return moves
 
     def _after_unlink(self, memo: Any) -> None:
         recompute_moves(self.env, memo)
-
-    def _moves(self, ids: list[int]) -> list[int]:
-        return [r[0] for r in self.env.rows(
-            f"SELECT DISTINCT move_id FROM account_move_line WHERE id IN ({qmarks(ids)})", ids)]
 
 
 def product_line_defaults(env: Any, vals: dict[str, Any], *, price_field: str, tax_field: str) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from typing import Any
 from retail_sync.sandbox.erp.errors import ValidationError
 from retail_sync.sandbox.erp.orm.fields import Boolean, Char, Computed, Many2one, One2many, Selection, Text
 from retail_sync.sandbox.erp.orm.model import BaseModel
-from retail_sync.sandbox.erp.orm.reading import qmarks
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS res_country (
@@ -87,10 +86,7 @@ class Partner(BaseModel):
 
     def _after_write(self, ids: list[int], names: set[str], created: bool) -> None:
         if created or names & {"name", "type"}:
-            unnamed = self.env.scalar(
-                f"SELECT 1 FROM res_partner WHERE id IN ({qmarks(ids)}) AND COALESCE(name, '') = ''"
-                " AND COALESCE(type, 'contact') = 'contact' LIMIT 1", ids)
-            if unnamed:
+            if self.any_where(ids, "COALESCE(name, '') = '' AND COALESCE(type, 'contact') = 'contact'"):
                 raise ValidationError("Contacts require a name")
 
     def _ledger_key(self, vals: dict[str, Any]) -> str | None:

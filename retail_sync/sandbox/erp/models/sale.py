@@ -95,8 +95,7 @@ class SaleOrder(BaseModel):
             rereserve(self.env, ids)
 
     def _before_unlink(self, ids: list[int]) -> Any:
-        if self.env.scalar(f"SELECT 1 FROM sale_order WHERE id IN ({qmarks(ids)})"
-                           " AND state NOT IN ('draft', 'cancel') LIMIT 1", ids):
+        if self.any_where(ids, "state NOT IN ('draft', 'cancel')"):
             raise UserError("You can not delete a sent quotation or a confirmed sales order. You must first cancel it.")
         return None
 
@@ -188,29 +187,23 @@ class SaleOrderLine(BaseModel):
         return product_line_defaults(self.env, vals, price_field="price_unit", tax_field="tax_id")
 
     def _after_write(self, ids: list[int], names: set[str], created: bool) -> None:
-        if self.env.scalar(f"SELECT 1 FROM sale_order_line WHERE id IN ({qmarks(ids)}) AND product_id IS NULL LIMIT 1",
-                           ids):
+        if self.any_where(ids, "product_id IS NULL"):
             raise ValidationError("The operation cannot be completed: Missing required fields on accountable sale "
                                   "order line.")
-        orders = self._orders(ids)
+        orders = self.distinct(ids, "order_id")
         recompute_orders(self.env, orders)
         if created or names & STOCK_FIELDS:
             rereserve(self.env, orders)
 
     def _before_unlink(self, ids: list[int]) -> Any:
-        orders = self._orders(ids)
-        if self.env.scalar(f"SELECT 1 FROM sale_order WHERE id IN ({qmarks(orders)}) AND state = 'sale' LIMIT 1",
-                           orders):
+        orders = self.distinct(ids, "order_id")
+        if SaleOrder(self.env).any_where(orders, "state = 'sale'"):
             raise UserError("Once a sales order is confirmed, you can't remove one of its lines (we need to track if "
                             "something gets invoiced or delivered).\nSet the quantity to 0 instead.")
         return orders
 
     def _after_unlink(self, memo: Any) -> None:
         recompute_orders(self.env, memo)
-
-    def _orders(self, ids: list[int]) -> list[int]:
-        return [r[0] for r in self.env.rows(
-            f"SELECT DISTINCT order_id FROM sale_order_line WHERE id IN ({qmarks(ids)})", ids)]
 
 
 MODELS = (SaleOrder, SaleOrderLine)

@@ -152,6 +152,16 @@ class BaseModel:
                 raise missing_record(self._name, record_id, self.env.uid)
         return [rows[i] for i in ids]
 
+    def any_where(self, ids: list[int], condition: str) -> bool:
+        """Whether one of `ids` meets the SQL `condition` on this model's table."""
+        return bool(ids) and self.env.scalar(
+            f"SELECT 1 FROM {self._table} WHERE id IN ({reading.qmarks(ids)}) AND ({condition}) LIMIT 1", ids) is not None
+
+    def distinct(self, ids: list[int], column: str) -> list[int]:
+        """The distinct values of `column` over `ids` (the documents some lines belong to...)."""
+        return [r[0] for r in self.env.rows(
+            f"SELECT DISTINCT {column} FROM {self._table} WHERE id IN ({reading.qmarks(ids)})", ids)]
+
     def set_values(self, ids: list[int], columns: dict[str, Any]) -> None:
         """Server-side write of computed/state columns (no hooks), stamping `write_date`."""
         writing.update(self, ids, {**columns, "write_date": self.env.now})

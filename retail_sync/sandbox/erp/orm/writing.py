@@ -57,9 +57,14 @@ def check_references(model: "BaseModel", columns: dict[str, Any]) -> None:
     for name, target in columns.items():
         field = model._fields[name]
         if field.type == "many2one" and target is not None:
-            comodel = model.env.registry[field.relation]  # type: ignore[index]
-            if model.env.scalar(f"SELECT 1 FROM {comodel._table} WHERE id = ?", (target,)) is None:
-                raise missing_record(comodel._name, target, model.env.uid)
+            _require_record(model, field, target)
+
+
+def _require_record(model: "BaseModel", field: Field, target: Any) -> None:
+    """MissingError unless the record `field` points at exists."""
+    comodel = model.env.registry[field.relation]  # type: ignore[index]
+    if model.env.scalar(f"SELECT 1 FROM {comodel._table} WHERE id = ?", (target,)) is None:
+        raise missing_record(comodel._name, target, model.env.uid)
 
 
 def insert(model: "BaseModel", columns: dict[str, Any]) -> int:
@@ -167,10 +172,8 @@ def _detach_all(model: "BaseModel", comodel: "BaseModel", field: Field, record_i
 
 def _link(model: "BaseModel", field: Field, record_id: int, ids: list[int]) -> None:
     table, mine, theirs = field.link  # type: ignore[misc]
-    comodel = model.env.registry[field.relation]  # type: ignore[index]
     for target in ids:
-        if model.env.scalar(f"SELECT 1 FROM {comodel._table} WHERE id = ?", (target,)) is None:
-            raise missing_record(comodel._name, target, model.env.uid)
+        _require_record(model, field, target)
         model.env.execute(f"INSERT OR IGNORE INTO {table} ({mine}, {theirs}) VALUES (?, ?)", (record_id, target))
 
 
