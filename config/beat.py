@@ -7,11 +7,13 @@ from retail_sync import task_names
 
 
 def schedule(settings: Settings) -> dict:
-    interval = settings.inbox_sweep_interval_s
+    entries = {
+        "sweep-inbox": (task_names.SWEEP_INBOX, settings.inbox_sweep_interval_s),
+        "sweep-sagas": (task_names.SWEEP_SAGAS, settings.saga_sweep_interval_s),
+        "backfill-orders": (task_names.BACKFILL_ORDERS, settings.order_backfill_interval_s),
+        "sync-catalog": (task_names.SYNC_CATALOG, settings.catalog_sync_interval_s),
+    }
     return {
-        "sweep-inbox": {
-            "task": task_names.SWEEP_INBOX,
-            "schedule": interval,
-            "options": {"expires": interval},
-        },
+        name: {"task": task, "schedule": interval, "options": {"expires": interval}}
+        for name, (task, interval) in entries.items()
     }

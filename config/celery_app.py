@@ -9,7 +9,7 @@ from retail_sync.observability.logging import configure_logging
 
 settings = get_settings()
 
-app = Celery("retail_sync", include=["tasks.inbox"])
+app = Celery("retail_sync", include=["tasks.inbox", "tasks.orders", "tasks.fulfilment", "tasks.catalog"])
 app.config_from_object(celeryconfig.build(settings))
 app.conf.beat_schedule = beat.schedule(settings)
 

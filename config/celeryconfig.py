@@ -16,6 +16,21 @@ QUEUES = ("critical", "default", "bulk")
 ROUTES = {
     task_names.PROCESS_INBOX: {"queue": "critical"},  # first step of order capture: a shopper is waiting
     task_names.SWEEP_INBOX: {"queue": "critical"},  # the safety net for that step must not wait behind bulk
+    task_names.CAPTURE_STORE_ORDERS: {"queue": "critical"},
+    task_names.START_ORDER: {"queue": "critical"},
+    task_names.RESERVE_STOCK: {"queue": "critical"},  # SQL only: a shopper's units are taken here
+    task_names.REQUEST_CANCEL: {"queue": "critical"},
+    task_names.SWEEP_SAGAS: {"queue": "critical"},
+    task_names.POST_TO_ERP: {"queue": "default"},
+    task_names.RELEASE_TO_WMS: {"queue": "default"},
+    task_names.VOID_ERP_ORDER: {"queue": "default"},
+    task_names.HOLD_IN_STORE: {"queue": "default"},
+    task_names.RESUME_IN_STORE: {"queue": "default"},
+    task_names.COMPENSATE_CANCEL: {"queue": "default"},
+    task_names.CONFIRM_SHIPMENT: {"queue": "default"},
+    task_names.LOOKUP_SKUS: {"queue": "default"},
+    task_names.SYNC_CATALOG: {"queue": "bulk"},
+    task_names.BACKFILL_ORDERS: {"queue": "bulk"},
 }
 
 

@@ -93,6 +93,19 @@ class Settings(BaseSettings):
     return_window_days: int = Field(30, ge=0)
     non_returnable_skus: CommaList = ()
     credit_damaged_returns: bool = False
+    supported_currencies: CommaList = ("EUR",)
+    saga_step_timeout_s: float = Field(300.0, gt=0)  # a saga step silent this long is resumed by the sweeper
+
+    # Calling other systems: explicit timeouts (connect, read), a shared rate limit and a breaker per system.
+    woo_timeout_s: float = Field(15.0, gt=0)
+    erp_timeout_s: float = Field(20.0, gt=0)
+    wms_timeout_s: float = Field(15.0, gt=0)
+    connect_timeout_s: float = Field(3.05, gt=0)
+    woo_rate_limit_per_s: float = Field(25.0, gt=0)
+    erp_rate_limit_per_s: float = Field(20.0, gt=0)
+    wms_rate_limit_per_s: float = Field(50.0, gt=0)
+    breaker_fail_max: int = Field(5, ge=1)  # consecutive transient failures that open a system's breaker
+    breaker_reset_s: float = Field(30.0, gt=0)  # how long it stays open before one trial call
 
     # Beat intervals (seconds).
     inbox_sweep_interval_s: float = Field(60.0, gt=0)
@@ -100,6 +113,7 @@ class Settings(BaseSettings):
     order_backfill_interval_s: float = Field(300.0, gt=0)
     stock_reconcile_interval_s: float = Field(300.0, gt=0)
     webhook_watchdog_interval_s: float = Field(300.0, gt=0)
+    catalog_sync_interval_s: float = Field(3600.0, gt=0)
 
     # Intake and task reliability knobs.
     webhook_max_body_bytes: int = Field(1024 * 1024, gt=0)
@@ -109,7 +123,9 @@ class Settings(BaseSettings):
     task_max_redeliveries: int = Field(3, ge=1)
     inbox_max_attempts: int = Field(10, ge=1)
 
-    @field_validator("outbound_allowed_hosts", "site_priority", "non_returnable_skus", mode="before")
+    @field_validator(
+        "outbound_allowed_hosts", "site_priority", "non_returnable_skus", "supported_currencies", mode="before"
+    )
     @classmethod
     def _comma_list(cls, value: object) -> object:
         return _split_commas(value)

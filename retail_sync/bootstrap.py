@@ -12,7 +12,8 @@ from typing import Callable, Sequence
 from sqlalchemy import Engine
 
 from config.settings import Settings, get_settings
-from retail_sync.connectors.ports import TaskDispatcher
+from retail_sync.connectors.http import CallGuard
+from retail_sync.connectors.ports import ErpPort, StorePort, TaskDispatcher, WmsPort
 from retail_sync.persistence.db import create_db_engine
 from retail_sync.persistence.unit_of_work import UnitOfWork
 
@@ -35,12 +36,25 @@ class CeleryDispatcher:
         # ignore_result: send_task cannot see the task's own setting, and would otherwise subscribe to results.
         app.send_task(task_name, args=list(args), ignore_result=True, **options)
 
+    def chord(self, header: Sequence[tuple[str, Sequence[object]]], body: tuple[str, Sequence[object]]) -> None:
+        from celery import chord
+
+        from config.celery_app import app
+
+        # Immutable signatures: the body takes only its own args (the saga state is in SQL, not in results).
+        members = [app.signature(name, args=list(args), immutable=True) for name, args in header]
+        chord(members)(app.signature(body[0], args=list(body[1]), immutable=True))
+
 
 @dataclass
 class Services:
     settings: Settings
     engine: Engine
     dispatcher: TaskDispatcher
+    store: StorePort
+    erp: ErpPort
+    wms: WmsPort
+    guard: CallGuard
     clock: Callable[[], datetime] = field(default=utc_now)
 
     def uow(self) -> UnitOfWork:
@@ -54,14 +68,50 @@ def bootstrap(
     dispatcher: TaskDispatcher | None = None,
     clock: Callable[[], datetime] | None = None,
     fail_fast_publish: bool = False,
+    store: StorePort | None = None,
+    erp: ErpPort | None = None,
+    wms: WmsPort | None = None,
+    guard: CallGuard | None = None,
 ) -> Services:
     settings = settings or get_settings()
+    guard = guard or _build_guard(settings)
     return Services(
         settings=settings,
         engine=engine or create_db_engine(settings.database_url),
         dispatcher=dispatcher or CeleryDispatcher(fail_fast=fail_fast_publish),
+        store=store or _build_store(settings, guard),
+        erp=erp or _build_erp(settings, guard),
+        wms=wms or _build_wms(settings, guard),
+        guard=guard,
         clock=clock or utc_now,
     )
+
+
+# The concrete adapters are imported here only, so nothing else depends on a client library. Building one does
+# not touch the network (the ERP authenticates on its first call).
+
+def _build_guard(settings: Settings) -> CallGuard:
+    from retail_sync.connectors.resilience import RedisGuard
+
+    return RedisGuard.from_settings(settings)
+
+
+def _build_store(settings: Settings, guard: CallGuard) -> StorePort:
+    from retail_sync.connectors.woocommerce.adapter import build_store
+
+    return build_store(settings, guard)
+
+
+def _build_erp(settings: Settings, guard: CallGuard) -> ErpPort:
+    from retail_sync.connectors.erp.adapter import build_erp
+
+    return build_erp(settings, guard)
+
+
+def _build_wms(settings: Settings, guard: CallGuard) -> WmsPort:
+    from retail_sync.connectors.wms.adapter import build_wms
+
+    return build_wms(settings, guard)
 
 
 @functools.lru_cache(maxsize=1)

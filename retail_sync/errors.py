@@ -3,6 +3,7 @@
 - TransientError: worth retrying (timeouts, 5xx, 429, a lock held, a database or broker briefly away).
 - PermanentError: retrying cannot help (4xx, validation, mapping); goes to a person through the exception store.
 - RecordGone: the remote record no longer exists (404); a permanent error with its own name.
+- Conflict / NotCancellable: permanent refusals the flows act on by name (a changed release, a cancel after pick).
 - AlreadyUpToDate: not a failure; the work was already done, so the task succeeds without doing it again.
 """
 from __future__ import annotations
@@ -24,6 +25,14 @@ class PermanentError(SyncError):
 
 class RecordGone(PermanentError):
     pass
+
+
+class Conflict(PermanentError):
+    """The remote holds a different record under our idempotency key (e.g. WMS external_ref_conflict)."""
+
+
+class NotCancellable(PermanentError):
+    """The remote refuses to cancel because the work is already under way (e.g. a WMS order already picked)."""
 
 
 class AlreadyUpToDate(SyncError):

@@ -9,6 +9,12 @@ def test_created_and_updated_with_the_same_state_are_the_same_news():
     assert make("order.created").dedupe_key == make("order.updated").dedupe_key
 
 
+def test_a_change_within_the_same_second_is_new():
+    created = make("order.created", body='{"id":1,"status":"processing"}')
+    cancelled = make("order.updated", body='{"id":1,"status":"cancelled"}')
+    assert created.dedupe_key != cancelled.dedupe_key
+
+
 def test_a_newer_version_is_new():
     assert make(version="2026-01-01T00:00:01").dedupe_key != make().dedupe_key
 
