@@ -13,14 +13,16 @@ from sqlalchemy import create_engine, text
 
 from config.settings import Settings
 from retail_sync.bootstrap import bootstrap
+from retail_sync.connectors.http import NoGuard
 from retail_sync.persistence.db import create_db_engine
 from retail_sync.persistence.migrate import upgrade
 from retail_sync.persistence.tables import metadata
+from tests.flows.fakes import FakeErp, FakeStore, FakeWms
 from tests.support.woo import SECRET
 
 BACKEND = os.environ.get("RETAIL_SYNC_TEST_DB", "sqlite")
 PG_ADMIN = os.environ.get("RETAIL_SYNC_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-PG_TEST_DB = "retail_sync_test"
+PG_TEST_DB = os.environ.get("RETAIL_SYNC_TEST_PG_DB", "retail_sync_test")  # a name of its own per parallel run
 REDIS_TEST_URL = os.environ.get("RETAIL_SYNC_TEST_REDIS", "redis://127.0.0.1:6379/11")
 
 
@@ -77,6 +79,9 @@ class FakeDispatcher:
     def send(self, task_name, args=()):
         self.sent.append((task_name, list(args)))
 
+    def chord(self, header, body):
+        self.sent.append(("chord", [(name, list(args)) for name, args in header], (body[0], list(body[1]))))
+
 
 class Clock:
     def __init__(self):
@@ -100,8 +105,25 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def services(settings, engine, dispatcher, clock):
-    return bootstrap(settings, engine=engine, dispatcher=dispatcher, clock=clock)
+def store() -> FakeStore:
+    return FakeStore()
+
+
+@pytest.fixture
+def erp() -> FakeErp:
+    return FakeErp()
+
+
+@pytest.fixture
+def wms() -> FakeWms:
+    return FakeWms()
+
+
+@pytest.fixture
+def services(settings, engine, dispatcher, clock, store, erp, wms):
+    # In-memory fakes of the ports and no shared call guard: flow tests touch neither the network nor Redis.
+    return bootstrap(settings, engine=engine, dispatcher=dispatcher, clock=clock, store=store, erp=erp, wms=wms,
+                     guard=NoGuard())
 
 
 @pytest.fixture

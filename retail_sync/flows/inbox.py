@@ -1,18 +1,22 @@
-"""Inbox processing: route each stored delivery by topic, once, and re-drive what the broker lost.
+"""Inbox processing: route each stored delivery by (source, resource), once, and re-drive what the broker lost.
 
-Later areas register their handlers in HANDLERS (orders, products, customers); until then a delivery is recorded
-on its subject's timeline. A topic nobody handles is recorded and acknowledged, never retried.
+Each area registers its handler in HANDLERS; a resource without one of its own (products and customers until the
+inventory work) is recorded on its subject's timeline. A topic nobody handles is recorded and acknowledged,
+never retried. Handlers run inside the delivery's transaction and publish only in after-commit callbacks.
 """
 from __future__ import annotations
 
 import logging
 import time
 import traceback
+from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from retail_sync import task_names
 from retail_sync.errors import PermanentError, is_transient
+from retail_sync.flows.capture import capture_nudged_orders, on_store_order_delivery
+from retail_sync.flows.fulfilment import on_wms_event
 from retail_sync.persistence import inbox, timeline
 from retail_sync.persistence.exception_store import DeadLetter, open_exception
 from retail_sync.persistence.inbox import InboxRow
@@ -23,7 +27,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[UnitOfWork, InboxRow, datetime], str]
+Handler = Callable[["Services", UnitOfWork, InboxRow, datetime], str]
 
 PUBLISH_CHUNK = 100  # inbox ids per task message: one message carries a batch, not one id
 SWEEP_PAGE = 500
@@ -34,7 +38,7 @@ def subject_of(row: InboxRow) -> str:
     return f"{row.resource}:{row.source}:{row.resource_id}"
 
 
-def record_delivery(uow: UnitOfWork, row: InboxRow, now: datetime) -> str:
+def record_delivery(services: "Services", uow: UnitOfWork, row: InboxRow, now: datetime) -> str:
     if row.resource_id is None:
         # WooCommerce sends a REST error object instead of the resource when the webhook's owner lost access.
         raise PermanentError(f"{row.topic} delivery carries no resource id")
@@ -45,7 +49,7 @@ def record_delivery(uow: UnitOfWork, row: InboxRow, now: datetime) -> str:
     return "recorded"
 
 
-def ignore_unknown_topic(uow: UnitOfWork, row: InboxRow, now: datetime) -> str:
+def ignore_unknown_topic(services: "Services", uow: UnitOfWork, row: InboxRow, now: datetime) -> str:
     logger.info("unknown webhook topic acknowledged", extra={"topic": row.topic, "inbox_id": row.id})
     timeline.record(
         uow.conn, subject=f"webhook:{row.source}", event_type="webhook.ignored", source=row.source,
@@ -54,44 +58,65 @@ def ignore_unknown_topic(uow: UnitOfWork, row: InboxRow, now: datetime) -> str:
     return "ignored"
 
 
-HANDLERS: dict[str, Handler] = {
-    "order": record_delivery,
-    "product": record_delivery,
-    "customer": record_delivery,
+HANDLERS: dict[tuple[str, str], Handler] = {
+    ("woocommerce", "order"): on_store_order_delivery,
+    ("woocommerce", "product"): record_delivery,
+    ("woocommerce", "customer"): record_delivery,
+    ("wms", "fulfillment"): on_wms_event,
+    ("wms", "inventory"): on_wms_event,
+    ("wms", "return"): on_wms_event,
 }
 
 
-def route(topic: str) -> Handler:
-    return HANDLERS.get(topic.split(".", 1)[0], ignore_unknown_topic)
+# Follow-ups that run once per batch, after each of its deliveries was committed, with the rows their handler
+# took: the store orders nudged by a whole batch are captured with one store read instead of a task and a read
+# each. A follow-up never raises (it hands its work to a task of its own when it fails); what the handlers wrote
+# is the durable record either way.
+AFTER_BATCH: dict[tuple[str, str], Callable[["Services", list[InboxRow]], None]] = {
+    ("woocommerce", "order"): capture_nudged_orders,
+}
+
+
+def route(row: InboxRow) -> Handler:
+    return HANDLERS.get((row.source, row.resource), ignore_unknown_topic)
 
 
 def process_deliveries(services: "Services", inbox_ids: Sequence[int]) -> dict[str, int]:
     """Process each delivery in its own transaction. A transient failure stops the batch so the task retries it
-    (rows already done are skipped on the retry); a delivery that can never succeed is failed on its own."""
-    outcomes: dict[str, int] = {}
-    for inbox_id in inbox_ids:
-        outcome = process_delivery(services, int(inbox_id))
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
-    return outcomes
+    (rows already done are skipped on the retry); a delivery that can never succeed is failed on its own. The
+    batch's follow-ups run for the rows done, also when the batch stopped early."""
+    outcomes: Counter = Counter()
+    taken: dict[tuple[str, str], list[InboxRow]] = defaultdict(list)
+    try:
+        for inbox_id in inbox_ids:
+            outcome, row = process_delivery(services, int(inbox_id))
+            outcomes[outcome] += 1
+            if row is not None and outcome != "failed":
+                taken[(row.source, row.resource)].append(row)
+    finally:
+        for key, rows in taken.items():
+            if key in AFTER_BATCH:
+                AFTER_BATCH[key](services, rows)
+    return dict(outcomes)
 
 
-def process_delivery(services: "Services", inbox_id: int) -> str:
+def process_delivery(services: "Services", inbox_id: int) -> tuple[str, InboxRow | None]:
     now = services.clock()
     try:
         with services.uow() as uow:
             row = inbox.claim(uow.conn, inbox_id, now)
             if row is None:
-                return "skipped"  # done already, failed, or unknown id
-            outcome = route(row.topic)(uow, row, now)
+                return "skipped", None  # done already, failed, or unknown id
+            outcome = route(row)(services, uow, row, now)
             inbox.set_outcome(uow.conn, inbox_id, outcome)
             uow.commit()
-            return outcome
+            return outcome, row
     except Exception as exc:
         if is_transient(exc):
             _count_attempt(services, inbox_id, exc)
             raise
         _reject(services, inbox_id, exc, kind="inbox.rejected" if isinstance(exc, PermanentError) else "inbox.crashed")
-        return "failed"
+        return "failed", None
 
 
 def _count_attempt(services: "Services", inbox_id: int, exc: BaseException) -> None:

@@ -42,12 +42,13 @@ def test_a_delivery_is_processed_once_even_when_run_twice(services):
     # given
     [inbox_id] = store(services, delivery()).values()
     # when
-    assert flow.process_deliveries(services, [inbox_id]) == {"recorded": 1}
+    assert flow.process_deliveries(services, [inbox_id]) == {"nudged": 1}
     assert flow.process_deliveries(services, [inbox_id]) == {"skipped": 1}
     # then
     with services.uow() as uow:
-        events = timeline.for_subject(uow.conn, "order:woocommerce:1")
-    assert [e["event_type"] for e in events] == ["webhook.received"]
+        events = timeline.for_subject(uow.conn, "order:WC-1")
+    # once: the delivery recorded, then the batch's capture (the fake store does not hold order 1)
+    assert [e["event_type"] for e in events] == ["webhook.received", "store.order_missing"]
     assert row(services, inbox_id).status == "done"
 
 
@@ -67,7 +68,7 @@ def test_a_delivery_that_can_never_succeed_fails_alone_into_the_exception_store(
     # when
     outcomes = flow.process_deliveries(services, sorted(ids.values()))
     # then
-    assert outcomes == {"failed": 1, "recorded": 1}
+    assert outcomes == {"failed": 1, "nudged": 1}
     assert row(services, ids[bad.dedupe_key]).status == "failed"
     with services.uow() as uow:
         [exc] = list_open(uow.conn)
@@ -105,10 +106,10 @@ def test_a_transient_failure_counts_an_attempt_and_propagates(services, monkeypa
 
     [inbox_id] = store(services, delivery()).values()
 
-    def flaky(uow, row, now):
+    def flaky(services, uow, row, now):
         raise TransientError("downstream busy")
 
-    monkeypatch.setitem(flow.HANDLERS, "order", flaky)  # a handler we own, standing in for a later area's
+    monkeypatch.setitem(flow.HANDLERS, ("woocommerce", "order"), flaky)  # stands in for the capture handler
     with pytest.raises(TransientError):
         flow.process_deliveries(services, [inbox_id])
     stored = row(services, inbox_id)

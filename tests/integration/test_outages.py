@@ -46,8 +46,8 @@ def test_redis_down_during_intake_still_200_and_processed_once_after_the_sweep(
         private_redis.start()
         wait_until(lambda: {row.status for row in inbox_rows(engine)} == {"done"}, 90, message="rows done")
         time.sleep(3)  # let further sweeps and any duplicate messages run
-        assert timeline_count(engine, "order:woocommerce:201") == 1
-        assert timeline_count(engine, "order:woocommerce:202") == 1
+        assert timeline_count(engine, "order:WC-201") == 1
+        assert timeline_count(engine, "order:WC-202") == 1
     finally:
         for proc in (beat, worker, web):
             proc.stop()
@@ -101,7 +101,7 @@ def test_worker_killed_mid_task_completes_exactly_once_after_restart(process_env
     worker = start_worker(env, home, name="phoenix")
     try:
         wait_until(lambda: inbox_rows(engine)[0].status == "done", 60, message="row done")
-        assert timeline_count(engine, "order:woocommerce:401") == 1
+        assert timeline_count(engine, "order:WC-401") == 1
         with engine.connect() as conn:
             assert conn.execute(select(task_redeliveries.c.count)).scalar() == 1  # it came back as a redelivery
     finally:
