@@ -1,16 +1,19 @@
 """The `retail-sync` command. Each subcommand is a thin shell over the library.
 
-click (already a Celery dependency) does the parsing; later areas add their groups (demo, sandbox, setup,
-exceptions, replay, reconcile).
+click (already a Celery dependency) does the parsing; later areas add their groups (demo, exceptions, replay,
+reconcile orders / inventory). A failure the operator can act on (a bad argument, a system that is away or
+refuses) is a ClickException: one clear line and a non-zero exit, never a traceback.
 """
 from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 
 import click
 
 from config.settings import get_settings
+from retail_sync.errors import SyncError, is_transient
 
 
 def _settings():
@@ -52,17 +55,86 @@ def db_heads() -> None:
         sys.exit(1)
 
 
+def _services():
+    from retail_sync.bootstrap import bootstrap
+
+    return bootstrap(_settings())
+
+
+@contextmanager
+def _reported(action: str):
+    """Our own errors and infrastructure that is away become one line for the operator; a bug keeps its traceback."""
+    try:
+        yield
+    except Exception as exc:
+        if isinstance(exc, SyncError) or is_transient(exc):
+            raise click.ClickException(f"{action} failed: {type(exc).__name__}: {exc}") from None
+        raise
+
+
 @main.command()
 def status() -> None:
-    """Inbox by status and open exceptions, as JSON."""
-    from retail_sync.bootstrap import bootstrap
+    """Inbox, orders and open exceptions from SQL, and each system's breaker and pause, as JSON."""
+    from retail_sync.flows.order_view import orders_overview
     from retail_sync.persistence.exception_store import count_open
     from retail_sync.persistence.inbox import count_by_status
 
-    services = bootstrap(_settings())
-    with services.uow() as uow:
-        report = {"inbox": count_by_status(uow.conn), "open_exceptions": count_open(uow.conn)}
-    click.echo(json.dumps(report, indent=2))
+    services = _services()
+    with _reported("reading the state store"), services.uow() as uow:
+        report = {"inbox": count_by_status(uow.conn), "open_exceptions": count_open(uow.conn),
+                  **orders_overview(uow.conn, services.clock())}
+    report["systems"] = _guard_state(services.guard)
+    click.echo(json.dumps(report, indent=2, default=str))
+
+
+def _guard_state(guard) -> dict:
+    """The shared call guard's view per system (breaker, pause, rate); its own failure is reported, not raised,
+    so `status` still answers while Redis is away."""
+    describe = getattr(guard, "describe", None)
+    if describe is None:
+        return {}
+    try:
+        return describe()
+    except Exception as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+@main.group()
+def setup() -> None:
+    """Connect the engine to the systems around it."""
+
+
+@setup.command("woocommerce")
+@click.option("--public-url", required=True,
+              help="Where the store reaches this engine, e.g. https://sync.example.com (no query or fragment).")
+def setup_woocommerce(public_url: str) -> None:
+    """Register (idempotently) the store webhooks the engine needs, signed with WOO_WEBHOOK_SECRET."""
+    from retail_sync.flows.setup import register_store_webhooks, store_delivery_url
+
+    try:
+        delivery_url = store_delivery_url(public_url)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--public-url") from None
+    with _reported("registering the store webhooks"):
+        webhooks = register_store_webhooks(_services(), public_url)
+    click.echo(f"webhooks deliver to {delivery_url}")
+    for webhook in webhooks:
+        click.echo(f"{webhook.topic} → webhook {webhook.id} ({webhook.status})")
+
+
+@main.group()
+def reconcile() -> None:
+    """Bring the engine's records in line with the systems (run inline, not through the workers)."""
+
+
+@reconcile.command("catalog")
+def reconcile_catalog() -> None:
+    """Sync the product bindings (SKU ↔ ERP product ↔ store product) and warehouse stock, then print the counts."""
+    from retail_sync.flows.catalog import sync_catalog
+
+    with _reported("the catalog sync"):
+        counts = sync_catalog(_services())
+    click.echo(json.dumps(counts, indent=2, default=str))
 
 
 @main.group(invoke_without_command=True)

@@ -1,7 +1,9 @@
 """Webhook receivers: verify on the raw bytes, persist, then answer. Never 500 on bad input.
 
 Order of checks: size (413, before reading it all) → WooCommerce's unsigned creation ping (200) → signature
-(401) → body readable as UTF-8 JSON (400) → durable commit (200, or 503 when the database is away).
+(401; for the WMS also a timestamp outside the replay window) → body readable as the sender's JSON (400) →
+durable commit through the shared intake (200, or 503 when the database is away). Both sources go through the
+same intake, which publishes every new inbox row whatever its source.
 """
 from __future__ import annotations
 
@@ -10,7 +12,10 @@ import logging
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
+from retail_sync.connectors.wms import webhooks as wms
 from retail_sync.connectors.woocommerce import webhooks as woo
+from retail_sync.domain.deliveries import Delivery
+from retail_sync.entrypoints.api_auth import ApiProblem
 from retail_sync.entrypoints.intake import StoreUnavailable
 from retail_sync.entrypoints.problems import problem
 
@@ -37,14 +42,19 @@ async def read_limited_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+async def webhook_body(request: Request) -> bytes:
+    """The raw body, or a 413 problem as soon as it passes WEBHOOK_MAX_BODY_BYTES (declared or streamed)."""
+    limit = request.app.state.services.settings.webhook_max_body_bytes
+    try:
+        return await read_limited_body(request, limit)
+    except BodyTooLarge:
+        raise ApiProblem(413, "Payload Too Large", f"webhook bodies are limited to {limit} bytes") from None
+
+
 @router.post("/webhooks/woocommerce", include_in_schema=True, summary="WooCommerce webhook receiver")
 async def receive_woocommerce(request: Request) -> Response:
     services = request.app.state.services
-    limit = services.settings.webhook_max_body_bytes
-    try:
-        body = await read_limited_body(request, limit)
-    except BodyTooLarge:
-        return problem(413, "Payload Too Large", f"webhook bodies are limited to {limit} bytes")
+    body = await webhook_body(request)
 
     signature = request.headers.get(woo.SIGNATURE_HEADER)
     if signature is None and woo.is_ping(request.headers, body):
@@ -58,6 +68,32 @@ async def receive_woocommerce(request: Request) -> Response:
     except woo.MalformedDelivery as exc:
         return problem(400, "Malformed Delivery", str(exc))
 
+    return await _store(request, delivery)
+
+
+@router.post("/webhooks/wms", include_in_schema=True, summary="WMS event receiver (Standard Webhooks)")
+async def receive_wms(request: Request) -> Response:
+    services = request.app.state.services
+    body = await webhook_body(request)
+
+    try:
+        key = wms.signing_key(services.settings.wms_webhook_secret.get_secret_value())
+    except ValueError as exc:
+        logger.error("WMS events cannot be verified: %s", exc)  # the reason names the shape, never the secret
+        return problem(500, "Receiver Misconfigured", "WMS_WEBHOOK_SECRET is not a Standard Webhooks secret")
+    try:
+        wms.verify(request.headers, body, key, now=services.clock().timestamp())
+    except wms.SignatureRejected as exc:
+        return problem(401, "Invalid Signature", str(exc))
+
+    try:
+        delivery = wms.parse_event(request.headers, body)
+    except wms.MalformedEvent as exc:
+        return problem(400, "Malformed Delivery", str(exc))
+    return await _store(request, delivery)
+
+
+async def _store(request: Request, delivery: Delivery) -> Response:
     try:
         accepted = await request.app.state.intake.accept(delivery)
     except StoreUnavailable:

@@ -1,4 +1,5 @@
-"""The web process: webhook receivers, health probes (and, in later areas, the API and dashboard).
+"""The web process: webhook receivers, the governed API (`/api/v1`, OpenAPI at /docs), health probes (and, in
+later areas, the dashboard).
 
 `uvicorn retail_sync.entrypoints.web:app` serves it. `create_app()` builds one with injected services for tests
 and benchmarks.
@@ -15,6 +16,9 @@ from starlette.responses import JSONResponse
 
 from retail_sync import __version__
 from retail_sync.bootstrap import Services, bootstrap
+from retail_sync.entrypoints.api import install_problem_handlers
+from retail_sync.entrypoints.api import router as api
+from retail_sync.entrypoints.api_auth import QueryCredentialGuard
 from retail_sync.entrypoints.intake import GroupCommitInbox
 from retail_sync.entrypoints.problems import problem
 from retail_sync.entrypoints.receivers import router as receivers
@@ -36,6 +40,9 @@ def create_app(services: Services | None = None, intake=None) -> FastAPI:
 
     app = FastAPI(title="retail-sync", version=__version__, lifespan=lifespan)
     app.include_router(receivers)
+    app.include_router(api)
+    install_problem_handlers(app)
+    app.add_middleware(QueryCredentialGuard)
 
     @app.get("/healthz", summary="The process answers")
     async def healthz():
