@@ -24,5 +24,5 @@ run "unit + flows" sqlite tests/unit tests/flows -q
 run "unit + flows" postgresql tests/unit tests/flows -q
 run "contract (sandboxes)" sqlite tests/contract -q
 run "integration + e2e" postgresql tests/integration tests/e2e -q
-run "e2e smoke" sqlite tests/e2e -q
+run "e2e saga (the demo's path)" sqlite tests/e2e/test_order_saga.py -q
 exit $status
