@@ -10,8 +10,6 @@ redis-server (so a test may flush or stop it) and the given database.
 """
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -218,7 +216,3 @@ class Stack:
 
 def store_ref(order: dict) -> str:
     return f"WC-{order['number']}"
-
-
-def woo_json(response: requests.Response) -> dict:
-    return json.loads(response.text)
