@@ -30,30 +30,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
-from retail_sync.persistence.migrate import upgrade  # noqa: E402
+from bench_intake import prepare_database  # noqa: E402  (scripts/, beside this file)
 from retail_sync.persistence.tables import orders, webhook_inbox  # noqa: E402
 from tests.support.processes import BIN, Process, wait_until  # noqa: E402
 from tests.support.stack import Stack, catalog, store_ref  # noqa: E402
 from tests.support.woo import SECRET  # noqa: E402
 
 SKUS = [f"BENCH-{n:03d}" for n in range(50)]
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-
-
-def database(kind: str, workdir: Path) -> str:
-    if kind == "sqlite":
-        url = f"sqlite:///{workdir / 'bench.db'}"
-    else:
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text("DROP DATABASE IF EXISTS retail_sync_bench WITH (FORCE)"))
-            conn.execute(text("CREATE DATABASE retail_sync_bench"))
-        admin.dispose()
-        url = PG_ADMIN.rsplit("/", 1)[0] + "/retail_sync_bench"
-    upgrade(url)
-    return url
 
 
 def place(stack: Stack, count: int, *, rate: float | None = None, threads: int = 8) -> list[dict]:
@@ -128,7 +113,6 @@ def ceiling_run(stack: Stack, args) -> float:
     try:
         for worker in workers:
             wait_until(lambda w=worker: "ready." in w.output(), 60, message="ceiling worker")
-        sys.path.insert(0, str(ROOT / "scripts"))
         os.environ.update({"REDIS_URL": stack.redis.url, "DATABASE_URL": stack.database_url})
         from config.settings import get_settings
 
@@ -161,7 +145,7 @@ def main() -> None:
         workdir = Path(tmp)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("RETAIL_SYNC", "DATABASE_URL", "REDIS_URL"))}
         env.update({"WOO_WEBHOOK_SECRET": SECRET, "LOG_LEVEL": "INFO", "RETAIL_SYNC_HOME": str(workdir)})
-        stack = Stack(workdir, database_url=database(args.database, workdir), env=env,
+        stack = Stack(workdir, database_url=prepare_database(args.database, workdir), env=env,
                       critical_concurrency=args.critical, default_concurrency=args.default)
         try:
             stack.start(catalog({sku: {"WH-EAST": 10**6, "WH-WEST": 10**6} for sku in SKUS}))
