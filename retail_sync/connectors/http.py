@@ -6,19 +6,23 @@ and HTTP statuses into our error taxonomy. Adapters never let a `requests` excep
 - 429 → TransientError(retry_after=…) and a pause of that system for every worker; it is not a failure for the
   breaker (the remote is alive and asking us to slow down, which the pause already does)
 - 503 with Retry-After → both: a failure for the breaker and a pause
-- anything else comes back to the adapter, which reads its 4xx bodies through `raise_for_status` (a 4xx is the
-  remote answering, so it counts as a success for the breaker) and its 2xx bodies through `json_body`
+- anything else comes back to the client, which reads a 2xx body through `json_body` and turns a 4xx into our
+  taxonomy itself, from the remote's own error body (`error_json`): each system words its errors differently. A
+  4xx is the remote answering, so it counts as a success for the breaker.
+
+`timeouts` gives each system's (connect, read) timeouts, for its client and for the guard's trial-call lease.
 """
 from __future__ import annotations
 
 import email.utils
 import time
 from datetime import timezone
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 import requests
 
-from retail_sync.errors import Conflict, PermanentError, RecordGone, TransientError
+from config.settings import Settings
+from retail_sync.errors import TransientError
 
 BODY_EXCERPT = 300  # enough of a remote error body to explain it, never a whole page
 THROTTLE_PAUSE_S = 1.0  # a 429 without Retry-After (a WAF, a proxy) still pauses everyone briefly
@@ -88,19 +92,6 @@ def call(system: str, operation: str, send: Callable[[], requests.Response], gua
     return response
 
 
-def raise_for_status(response: requests.Response, system: str, operation: str) -> requests.Response:
-    """2xx passes; 404 → RecordGone, 409 → Conflict, any other 4xx → PermanentError, each with the body's gist."""
-    status = response.status_code
-    if 200 <= status < 300:
-        return response
-    message = f"{system} {operation}: HTTP {status} {excerpt(response)}"
-    if status == 404:
-        raise RecordGone(message)
-    if status == 409:
-        raise Conflict(message)
-    raise PermanentError(message)
-
-
 def json_body(response: requests.Response, system: str, operation: str) -> Any:
     """The JSON of a 2xx answer. A 2xx that is not JSON is a proxy's or a maintenance page standing in for the
     remote, so it is transient, never a crash in the mapper."""
@@ -112,6 +103,21 @@ def json_body(response: requests.Response, system: str, operation: str) -> Any:
                              f"{excerpt(response)}") from exc
 
 
+def error_json(response: requests.Response) -> Mapping[str, Any] | None:
+    """The body as a JSON object, else None (an error page from a proxy, a JSON list, no body at all)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, Mapping) else None
+
+
 def excerpt(response: requests.Response) -> str:
     text = response.text or ""
     return text[:BODY_EXCERPT] + ("…" if len(text) > BODY_EXCERPT else "")
+
+
+def timeouts(settings: Settings, system: str) -> tuple[float, float]:
+    """(connect, read) seconds for a call to `system`, named as the clients' SYSTEM constants name it."""
+    read = {"woocommerce": settings.woo_timeout_s, "erp": settings.erp_timeout_s, "wms": settings.wms_timeout_s}
+    return settings.connect_timeout_s, read[system]

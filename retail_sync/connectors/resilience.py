@@ -33,6 +33,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from config.settings import Settings
+from retail_sync.connectors.http import timeouts
 from retail_sync.errors import TransientError
 
 logger = logging.getLogger(__name__)
@@ -141,12 +142,10 @@ class RedisGuard:
         """Builds the client only: nothing touches Redis until the first call."""
         client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=REDIS_TIMEOUT_S,
                                       socket_timeout=REDIS_TIMEOUT_S, retry=Retry(NoBackoff(), 1))
-        connect = settings.connect_timeout_s
-        limits = {
-            "woocommerce": SystemLimits(settings.woo_rate_limit_per_s, connect + settings.woo_timeout_s),
-            "erp": SystemLimits(settings.erp_rate_limit_per_s, connect + settings.erp_timeout_s),
-            "wms": SystemLimits(settings.wms_rate_limit_per_s, connect + settings.wms_timeout_s),
-        }
+        rates = {"woocommerce": settings.woo_rate_limit_per_s, "erp": settings.erp_rate_limit_per_s,
+                 "wms": settings.wms_rate_limit_per_s}
+        limits = {system: SystemLimits(rate, call_timeout_s=sum(timeouts(settings, system)))
+                  for system, rate in rates.items()}
         return cls(client, limits, fail_max=settings.breaker_fail_max, reset_s=settings.breaker_reset_s)
 
     # ---- CallGuard ------------------------------------------------------------------------------------------

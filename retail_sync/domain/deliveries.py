@@ -1,9 +1,21 @@
-"""A webhook delivery as the inbox keeps it, and the rule that decides when two deliveries are the same."""
+"""A webhook delivery as the inbox keeps it, the rule that decides when two deliveries are the same, and the one
+reading of a signed body both receivers share."""
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from functools import cached_property
+
+# The webhook_inbox columns a delivery is stored in (persistence/tables.py; the domain may not import persistence,
+# so a unit test holds the two equal). A delivery that does not fit is refused here, as a 400 to its sender,
+# instead of failing the insert as a 500 that the sender would retry for ever.
+INBOX_COLUMN_LENGTHS = {"source": 32, "topic": 100, "resource": 50, "resource_id": 200, "version": 40,
+                        "dedupe_key": 200}
+
+
+class MalformedDelivery(ValueError):
+    """A correctly signed delivery we cannot read or keep (answered 400); the message says why."""
 
 
 @dataclass(frozen=True)
@@ -18,9 +30,36 @@ class Delivery:
     body: str  # the raw, verified body, decoded as UTF-8
     event_id: str | None = None  # the sender's event id, when it is stable across retries (Standard Webhooks)
 
+    def __post_init__(self) -> None:
+        for column in ("source", "topic", "resource", "resource_id", "version", "dedupe_key"):
+            value = getattr(self, column)
+            if not fits_inbox(column, value):
+                raise MalformedDelivery(f"{column} is {len(value)} characters, longer than the inbox keeps "
+                                        f"({INBOX_COLUMN_LENGTHS[column]})")
+
     @cached_property  # read several times per delivery on the intake's hot path
     def dedupe_key(self) -> str:
         return dedupe_key(self.topic, self.resource, self.resource_id, self.version, self.body, self.event_id)
+
+
+def fits_inbox(column: str, value: str | None) -> bool:
+    """Whether `value` fits its webhook_inbox column (an absent value always does)."""
+    return value is None or len(value) <= INBOX_COLUMN_LENGTHS[column]
+
+
+def read_json_object(body: bytes) -> tuple[str, dict]:
+    """A signed body as its text (kept verbatim in the inbox) and the JSON object it holds."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedDelivery(f"body is not UTF-8 (byte {exc.start})") from None
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MalformedDelivery(f"body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    if not isinstance(payload, dict):
+        raise MalformedDelivery("body is not a JSON object")
+    return text, payload
 
 
 def dedupe_key(topic: str, resource: str, resource_id: str | None, version: str | None, body: str,

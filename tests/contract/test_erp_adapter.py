@@ -390,7 +390,13 @@ def scripted_client(server: ScriptedServer) -> OdooClient:
 
 def test_a_2xx_html_page_is_transient(scripted):
     scripted.queue(Reply(200, b"<html><h1>Down for maintenance</h1></html>", {"Content-Type": "text/html"}))
-    with pytest.raises(TransientError, match="not JSON-RPC: <html><h1>Down for maintenance"):
+    with pytest.raises(TransientError, match="without JSON \\(text/html\\): <html><h1>Down for maintenance"):
+        scripted_client(scripted).authenticate()
+
+
+def test_a_2xx_json_answer_that_is_not_json_rpc_is_transient(scripted):
+    scripted.queue(Reply.json(200, {"status": "maintenance"}))
+    with pytest.raises(TransientError, match='not JSON-RPC: {"status": "maintenance"}'):
         scripted_client(scripted).authenticate()
 
 

@@ -15,8 +15,9 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from config.settings import Settings
-from retail_sync.connectors.http import call, raise_for_status
+from retail_sync.connectors.http import call
 from retail_sync.connectors.resilience import KEY_PREFIX, RedisGuard, SystemLimits
+from retail_sync.connectors.wms.client import WmsClient
 from retail_sync.errors import PermanentError, TransientError, is_transient
 from tests.conftest import REDIS_TEST_URL
 from tests.support.processes import RedisServer, free_port, wait_until
@@ -171,10 +172,11 @@ def test_a_trial_whose_worker_died_lets_another_worker_try_after_the_call_timeou
 def test_4xx_answers_do_not_count_but_5xx_do_and_an_open_breaker_sends_nothing(make_guard):
     guard = make_guard(fail_max=3, reset_s=30)
     with ScriptedServer() as server:
+        client = WmsClient(server.url, "test-key", timeout=(1, 5), guard=guard)
         for _ in range(5):
             server.queue(Reply.json(400, {"code": "rest_invalid_param", "message": "bad"}))
             with pytest.raises(PermanentError):
-                raise_for_status(call("wms", "GET x", lambda: _get(server.url), guard), "wms", "GET x")
+                client.get("/x", "GET x")
         assert (guard.describe()["wms"]["breaker"], guard.describe()["wms"]["consecutive_failures"]) == ("closed", 0)
         for _ in range(3):
             server.queue(Reply.json(502, {"error": "bad gateway"}))

@@ -1,4 +1,6 @@
-from retail_sync.domain.deliveries import Delivery
+import pytest
+
+from retail_sync.domain.deliveries import INBOX_COLUMN_LENGTHS, Delivery, MalformedDelivery
 
 
 def make(topic="order.updated", rid="1", version="2026-01-01T00:00:00", body='{"id":1}'):
@@ -24,3 +26,15 @@ def test_without_a_version_topic_and_body_decide():
     assert deleted.dedupe_key == make("order.deleted", version=None, body='{"id":1}').dedupe_key
     assert deleted.dedupe_key != make("order.restored", version=None, body='{"id":1}').dedupe_key
     assert deleted.dedupe_key.startswith("order.deleted:sha256:")
+
+
+def test_the_inbox_limits_are_the_webhook_inbox_column_lengths():
+    from retail_sync.persistence.tables import webhook_inbox
+
+    assert INBOX_COLUMN_LENGTHS == {name: webhook_inbox.c[name].type.length for name in INBOX_COLUMN_LENGTHS}
+
+
+def test_a_delivery_that_does_not_fit_its_columns_is_malformed():
+    with pytest.raises(MalformedDelivery, match="resource_id is 201 characters, longer than the inbox keeps"):
+        make(rid="1" * 201, version=None)
+    make(rid="1" * 200, version=None)  # up to the column's length is fine

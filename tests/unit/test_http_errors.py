@@ -1,5 +1,5 @@
-"""How a call's outcome becomes our error taxonomy (connectors/http.py and the store client): real requests over
-loopback to a scripted server or a closed port, through the real `woocommerce` client."""
+"""How a call's outcome becomes our error taxonomy (connectors/http.py and the store and WMS clients): real
+requests over loopback to a scripted server or a closed port, through the real `woocommerce` client."""
 from __future__ import annotations
 
 import email.utils
@@ -9,16 +9,21 @@ from typing import Iterator
 import pytest
 import requests
 
+from config.settings import Settings
+from retail_sync.connectors.erp.client import SYSTEM as ERP
 from retail_sync.connectors.http import (
     MAX_PAUSE_S,
     THROTTLE_PAUSE_S,
-    call,
+    error_json,
     json_body,
     parse_retry_after,
-    raise_for_status,
+    timeouts,
 )
+from retail_sync.connectors.wms.client import SYSTEM as WMS
+from retail_sync.connectors.wms.client import WmsClient
+from retail_sync.connectors.woocommerce.client import SYSTEM as WOOCOMMERCE
 from retail_sync.connectors.woocommerce.client import WooClient
-from retail_sync.errors import Conflict, PermanentError, RecordGone, TransientError
+from retail_sync.errors import PermanentError, RecordGone, TransientError
 from tests.support.processes import free_port
 from tests.support.scripted_http import Reply, ScriptedServer
 
@@ -165,13 +170,34 @@ def test_a_2xx_json_answer_comes_back_with_its_headers(server, guard):
     assert server.requests[0][1].startswith("/wp-json/wc/v3/orders?")
 
 
-# ---- the shared helpers the ERP and WMS adapters use ---------------------------------------------------------------
-@pytest.mark.parametrize("status, error", [(404, RecordGone), (409, Conflict), (422, PermanentError)])
-def test_raise_for_status_maps_4xx(server, status, error):
-    server.queue(Reply.json(status, {"error": {"message": "nope"}}))
-    response = call("wms", "GET x", lambda: requests.get(server.url, timeout=5), RecordingGuard())
-    with pytest.raises(error, match=f"wms GET x: HTTP {status}"):
-        raise_for_status(response, "wms", "GET x")
+# ---- the shared helpers the clients use ----------------------------------------------------------------------------
+@pytest.mark.parametrize("reply, expected", [
+    (Reply.json(400, {"error": {"code": "invalid_field"}}), {"error": {"code": "invalid_field"}}),
+    (Reply.json(400, ["not", "an", "object"]), None),
+    (Reply(502, b"<html>Bad gateway</html>", {"Content-Type": "text/html"}), None),
+    (Reply(400, b"", {"Content-Type": "text/plain"}), None),
+])
+def test_error_json_is_the_body_as_a_json_object_else_none(server, reply, expected):
+    server.queue(reply)
+    assert error_json(requests.get(server.url, timeout=5)) == expected
+
+
+def test_a_wms_4xx_that_is_not_json_keeps_an_excerpt_of_the_page(server, guard):
+    server.queue(Reply(413, b"<html>Request Entity Too Large</html>", {"Content-Type": "text/html"}))
+    with pytest.raises(PermanentError, match="wms x: HTTP 413 error: <html>Request Entity Too Large"):
+        WmsClient(server.url, "key", timeout=(1, 5), guard=guard).get("/x", "x")
+    assert guard.outcomes == [("wms", True, None)]
+
+
+def test_a_wms_2xx_that_is_not_json_is_transient(server, guard):
+    server.queue(Reply(200, b"<html>Maintenance mode</html>", {"Content-Type": "text/html"}))
+    with pytest.raises(TransientError, match="wms x: HTTP 200 without JSON \\(text/html\\)"):
+        WmsClient(server.url, "key", timeout=(1, 5), guard=guard).get("/x", "x")
+
+
+def test_timeouts_are_per_system_with_one_connect_timeout():
+    settings = Settings(_env_file=None, connect_timeout_s=2, woo_timeout_s=11, erp_timeout_s=12, wms_timeout_s=13)
+    assert [timeouts(settings, system) for system in (WOOCOMMERCE, ERP, WMS)] == [(2, 11), (2, 12), (2, 13)]
 
 
 def test_json_body_of_an_empty_2xx_is_transient(server):

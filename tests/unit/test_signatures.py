@@ -89,3 +89,14 @@ def test_parse_delivery_takes_identity_from_the_body():
 def test_malformed_bodies_are_rejected_with_a_reason(body, reason):
     with pytest.raises(woo.MalformedDelivery, match=reason):
         woo.parse_delivery({"x-wc-webhook-topic": "order.updated"}, body)
+
+
+@pytest.mark.parametrize("topic, body, column", [
+    ("order.updated", php_json(order(3, modified="2026-11-27T10:00:00" + "0" * 30)), "version"),
+    ("order.updated", php_json(order("9" * 201)), "resource_id"),
+    ("x" * 51 + ".updated", php_json(order(3)), "resource"),
+    ("order." + "x" * 95, php_json(order(3)), "topic"),
+])
+def test_a_delivery_that_does_not_fit_the_inbox_is_malformed_not_a_failed_insert(topic, body, column):
+    with pytest.raises(woo.MalformedDelivery, match=f"{column} is .* longer than the inbox keeps"):
+        woo.parse_delivery({"x-wc-webhook-topic": topic}, body)

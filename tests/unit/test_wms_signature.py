@@ -38,6 +38,16 @@ def test_signing_key_is_the_base64_after_whsec():
             wms.signing_key(bad)
 
 
+def test_signing_key_is_decoded_once_per_secret_and_a_bad_secret_is_refused_every_time():
+    wms.signing_key.cache_clear()
+    for _ in range(3):
+        assert wms.signing_key(SECRET) == KEY
+        with pytest.raises(ValueError):
+            wms.signing_key("whsec_not base64!")
+    info = wms.signing_key.cache_info()
+    assert (info.hits, info.currsize) == (2, 1)
+
+
 def test_a_genuine_event_verifies_and_matches_the_sandbox_signer():
     body = event()
     assert wms.sign(KEY, "msg_1", NOW, body) == "v1," + docs_signature("msg_1", NOW, body)
@@ -150,3 +160,15 @@ def test_two_events_about_the_same_subject_at_the_same_time_are_different_news()
 def test_signed_but_unreadable_events_are_malformed(body, reason):
     with pytest.raises(wms.MalformedEvent, match=reason):
         wms.parse_event({"webhook-id": "msg_1"}, body)
+
+
+@pytest.mark.parametrize("body, column", [
+    (event(type_="x" * 51 + ".shipped"), "resource"),  # the type fits the topic column, its first part does not
+    (event(type_="fulfillment." + "x" * 90), "topic"),
+    (event(timestamp="2026-11-27T10:00:00.123456789012345678901+00:00"), "version"),
+    (event(msg_id="m" * 195), "dedupe_key"),  # "event:" + the id
+])
+def test_an_event_that_does_not_fit_the_inbox_is_malformed_not_a_failed_insert(body, column):
+    msg_id = json.loads(body)["id"]
+    with pytest.raises(wms.MalformedEvent, match=f"{column} is .* longer than the inbox keeps"):
+        wms.parse_event({"webhook-id": msg_id}, body)

@@ -18,7 +18,7 @@ from retail_sync.connectors.erp.mapper import (
     invoice_values, is_already_confirmed, partner_values, pick_email, pick_product, pick_sale_order,
     product_from_record, sale_order_values, service_product_values,
 )
-from retail_sync.connectors.http import CallGuard
+from retail_sync.connectors.http import CallGuard, timeouts
 from retail_sync.connectors.ports import ErpDocument, ErpProduct, InvoiceLine
 from retail_sync.domain.orders import Order
 from retail_sync.errors import PermanentError, RecordGone
@@ -32,8 +32,7 @@ CANCEL_WITHOUT_WIZARD = {"disable_cancel_warning": True}  # else Odoo 17 answers
 
 def build_erp(settings: Settings, guard: CallGuard) -> "OdooErp":
     client = OdooClient(settings.erp_url, settings.erp_db, settings.erp_user,
-                        settings.erp_password.get_secret_value(),
-                        timeout=(settings.connect_timeout_s, settings.erp_timeout_s), guard=guard)
+                        settings.erp_password.get_secret_value(), timeout=timeouts(settings, SYSTEM), guard=guard)
     return OdooErp(client)
 
 
@@ -118,11 +117,7 @@ class OdooErp:
         return document_from_record(records[0]) if records else None
 
     def create_invoice(self, origin: str, sale_order_id: int, lines: Sequence[InvoiceLine]) -> ErpDocument:
-        orders = self._client.execute_kw("sale.order", "read", [[sale_order_id], ["name", "state", "partner_id",
-                                                                                  "order_line"]])
-        if not orders:
-            raise RecordGone(f"erp sale.order.read: sale.order({sale_order_id}) does not exist")
-        sale_order = orders[0]
+        sale_order = self._read("sale.order", sale_order_id, ["name", "state", "partner_id", "order_line"])
         if sale_order["state"] == "cancel":
             raise PermanentError(f"erp account.move.create {origin}: sale order {sale_order['name']} is cancelled")
         sale_lines = self._client.execute_kw("sale.order.line", "read", [sale_order["order_line"], SALE_LINE_FIELDS])
@@ -208,8 +203,11 @@ class OdooErp:
             kwargs["context"] = dict(context)
         return self._client.execute_kw(model, "search_read", [domain], kwargs)
 
-    def _read_document(self, model: str, record_id: int) -> ErpDocument:
-        records = self._client.execute_kw(model, "read", [[record_id], DOCUMENT_FIELDS])
+    def _read(self, model: str, record_id: int, fields: list[str]) -> dict[str, Any]:
+        records = self._client.execute_kw(model, "read", [[record_id], fields])
         if not records:  # Odoo's read skips ids that do not exist
             raise RecordGone(f"erp {model}.read: {model}({record_id}) does not exist")
-        return document_from_record(records[0])
+        return records[0]
+
+    def _read_document(self, model: str, record_id: int) -> ErpDocument:
+        return document_from_record(self._read(model, record_id, DOCUMENT_FIELDS))

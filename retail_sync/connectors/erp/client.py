@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 import requests
 
 from retail_sync.connectors.erp.mapper import error_for, is_access_denied
-from retail_sync.connectors.http import CallGuard, call, excerpt
+from retail_sync.connectors.http import CallGuard, call, excerpt, json_body
 from retail_sync.errors import PermanentError, TransientError
 
 logger = logging.getLogger(__name__)
@@ -74,12 +74,9 @@ class OdooClient:
         if not 200 <= status < 300:
             # 4xx before Odoo (a wrong ERP_URL, a refused content type): retrying cannot help
             raise PermanentError(f"erp {operation}: HTTP {status} {excerpt(response)}")
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
+        answer = json_body(response, SYSTEM, operation)
         if not isinstance(answer, dict) or answer.get("jsonrpc") != "2.0":
-            # a 2xx page from something in front of Odoo (a proxy, a maintenance page): the server is not there
+            # JSON, but not Odoo's (something in front of it answering for it): the server is not there
             raise TransientError(f"erp {operation}: HTTP {status} answer is not JSON-RPC: {excerpt(response)}")
         return answer
 

@@ -28,12 +28,12 @@ HUNDRED = Decimal(100)
 MESSAGE_EXCERPT = 500  # Odoo's messages are short; its `debug` traceback never leaves the adapter
 
 RECORD_GONE_ERRORS = frozenset({"odoo.exceptions.MissingError"})
+ODOO_EXCEPTIONS = "odoo.exceptions."  # Odoo's own refusals (UserError, AccessError, ...): deliberate, so permanent
+# Bad arguments from our side, which a retry repeats as they are; any other builtin looks like a server crash.
 PERMANENT_ERRORS = frozenset({
-    "odoo.exceptions.ValidationError", "odoo.exceptions.UserError", "odoo.exceptions.AccessError",
-    "odoo.exceptions.AccessDenied", "builtins.TypeError", "builtins.ValueError", "builtins.KeyError",
-    "builtins.AttributeError", "builtins.NameError",
+    "builtins.TypeError", "builtins.ValueError", "builtins.KeyError", "builtins.AttributeError",
+    "builtins.NameError",
 })
-ODOO_EXCEPTIONS = "odoo.exceptions."  # Odoo's own refusals (RedirectWarning, ...): deliberate, so permanent
 ACCESS_DENIED = "odoo.exceptions.AccessDenied"
 ALREADY_CONFIRMED = "not in a state requiring confirmation"
 
@@ -211,5 +211,6 @@ def is_access_denied(error: Mapping[str, Any]) -> bool:
     return _text((error.get("data") or {}).get("name")) == ACCESS_DENIED
 
 
-def is_already_confirmed(exc: SyncError) -> bool:
-    return isinstance(exc, PermanentError) and ALREADY_CONFIRMED in str(exc)
+def is_already_confirmed(exc: PermanentError) -> bool:
+    """Odoo's refusal to confirm an order that is not a quotation (already confirmed, or cancelled)."""
+    return ALREADY_CONFIRMED in str(exc)

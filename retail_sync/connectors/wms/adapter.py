@@ -9,17 +9,17 @@ from typing import Iterator
 from urllib.parse import quote
 
 from config.settings import Settings
-from retail_sync.connectors.http import CallGuard
+from retail_sync.connectors.http import CallGuard, timeouts
 from retail_sync.connectors.ports import FulfilmentRequest, WmsFulfilment, WmsStock
-from retail_sync.connectors.wms.client import WmsClient
+from retail_sync.connectors.wms.client import SYSTEM, WmsClient
 from retail_sync.connectors.wms.mapper import fulfilment_body, fulfilment_from_json, stock_from_json
 
 MAX_PAGE_SIZE = 1000  # the contract's `limit` ceiling
 
 
 def build_wms(settings: Settings, guard: CallGuard) -> "RestWms":
-    client = WmsClient(settings.wms_url, settings.wms_api_key.get_secret_value(),
-                       timeout=(settings.connect_timeout_s, settings.wms_timeout_s), guard=guard)
+    client = WmsClient(settings.wms_url, settings.wms_api_key.get_secret_value(), timeout=timeouts(settings, SYSTEM),
+                       guard=guard)
     return RestWms(client)
 
 

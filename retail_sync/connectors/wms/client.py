@@ -1,15 +1,14 @@
 """The WMS REST contract over HTTP (docs/wms-api.md): bearer token, JSON in and out, explicit timeouts, every
 request through `http.call` (guard, transport errors, 429/5xx); 4xx error bodies are translated by
-`mapper.error_for`. Returns parsed JSON."""
+`mapper.error_for`, and a 2xx that is not JSON is transient (`http.json_body`). Returns parsed JSON."""
 from __future__ import annotations
 
 from typing import Any, Mapping
 
 import requests
 
-from retail_sync.connectors.http import CallGuard, call, excerpt
+from retail_sync.connectors.http import CallGuard, call, error_json, excerpt, json_body
 from retail_sync.connectors.wms.mapper import error_for
-from retail_sync.errors import TransientError
 
 SYSTEM = "wms"
 API_PREFIX = "/api/v1"
@@ -35,16 +34,6 @@ class WmsClient:
         url = self._base + path
         response = call(SYSTEM, operation, lambda: self._session.request(
             method, url, params=params, json=body, timeout=self._timeout), self._guard)
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
         if not 200 <= response.status_code < 300:
-            if answer is None:
-                answer = {"error": {"code": "error", "message": excerpt(response)}}
-            raise error_for(operation, response.status_code, answer)
-        if answer is None:
-            # a 2xx that is not the WMS speaking (a proxy's page): the service is not really there
-            raise TransientError(f"wms {operation}: HTTP {response.status_code} answer is not JSON: "
-                                 f"{excerpt(response)}")
-        return answer
+            raise error_for(operation, response.status_code, error_json(response), fallback=excerpt(response))
+        return json_body(response, SYSTEM, operation)

@@ -35,19 +35,20 @@ def parse_timestamp(value: str | None) -> datetime | None:
     """`2024-05-01T09:30:00.123Z` (or any ISO 8601 with an offset) → an aware UTC datetime; a naive one is UTC."""
     if not value:
         return None
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    moment = datetime.fromisoformat(value)  # reads a trailing Z since Python 3.11
     if moment.tzinfo is None:
         return moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc)
 
 
-def error_for(operation: str, status: int, body: Any) -> SyncError:
+def error_for(operation: str, status: int, body: Mapping[str, Any] | None, fallback: str = "") -> SyncError:
     """Our taxonomy for a 4xx answer `{"error": {"code", "message", ...}}`: a conflicting idempotency key →
-    Conflict, a cancel after pick → NotCancellable, 404 → RecordGone, any other → PermanentError."""
-    error = body.get("error") if isinstance(body, Mapping) else None
+    Conflict, a cancel after pick → NotCancellable, 404 → RecordGone, any other → PermanentError. `fallback`
+    stands in for a message the body does not give (an excerpt of a proxy's page, say)."""
+    error = body.get("error") if body is not None else None
     if not isinstance(error, Mapping):
         error = {}
-    code, message = str(error.get("code") or "error"), str(error.get("message") or "no message")
+    code, message = str(error.get("code") or "error"), str(error.get("message") or fallback or "no message")
     detail = {key: error[key] for key in ERROR_DETAILS if key in error}
     text = f"wms {operation}: HTTP {status} {code}: {message}"
     if detail:

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Iterable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 from config.settings import Settings
-from retail_sync.connectors.http import CallGuard
+from retail_sync.connectors.http import CallGuard, timeouts
 from retail_sync.connectors.ports import StoreProduct, StoreWebhook, StoreWrite
-from retail_sync.connectors.woocommerce.client import WooClient
+from retail_sync.connectors.woocommerce.client import SYSTEM, WooClient
 from retail_sync.connectors.woocommerce.mapper import (
     normalise_sku,
     order_from_store,
@@ -71,20 +71,26 @@ class WooCommerceStore:
                 if raw.get("type") == "variable":
                     for variations in self._pages(f"products/{int(raw['id'])}/variations",
                                                   {"per_page": per_page, "orderby": "id", "order": "asc"}):
-                        yield from _with_sku(product_from_store(item, parent_id=int(raw["id"])) for item in variations)
-                yield from _with_sku([product_from_store(raw)])
+                        for item in variations:
+                            variation = product_from_store(item, parent_id=int(raw["id"]))
+                            if variation.sku:
+                                yield variation
+                product = product_from_store(raw)
+                if product.sku:
+                    yield product
 
     def find_products(self, skus: Sequence[str]) -> dict[str, StoreProduct]:
         """By exact SKU, products and variations alike. The store's `sku` filter takes a comma-separated list (and
         also tries the whole string as one SKU), so a SKU containing a comma is asked for on its own."""
-        wanted = list(dict.fromkeys(normalise_sku(sku) for sku in skus if normalise_sku(sku)))
+        wanted = list(dict.fromkeys(sku for sku in map(normalise_sku, skus) if sku))  # in order, for the queries
+        wanted_set = set(wanted)
         found: dict[str, StoreProduct] = {}
         plain = [sku for sku in wanted if "," not in sku]
         queries = [",".join(chunk) for chunk in _chunks(plain, PAGE_LIMIT)] + [sku for sku in wanted if "," in sku]
         for query in queries:
             for page in self._pages("products", {"sku": query, "per_page": PAGE_LIMIT}):
                 for product in map(product_from_store, page):
-                    if product.sku in wanted:
+                    if product.sku in wanted_set:
                         found[product.sku] = product
         return found
 
@@ -131,9 +137,10 @@ class WooCommerceStore:
 
 
 def build_store(settings: Settings, guard: CallGuard) -> WooCommerceStore:
+    connect, read = timeouts(settings, SYSTEM)
     client = WooClient(settings.woo_url, settings.woo_consumer_key.get_secret_value(),
-                       settings.woo_consumer_secret.get_secret_value(), connect_timeout_s=settings.connect_timeout_s,
-                       read_timeout_s=settings.woo_timeout_s, guard=guard)
+                       settings.woo_consumer_secret.get_secret_value(), connect_timeout_s=connect,
+                       read_timeout_s=read, guard=guard)
     return WooCommerceStore(client)
 
 
@@ -144,7 +151,3 @@ def _webhook_name(topic: str) -> str:
 def _chunks(items: list, size: int) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
-
-
-def _with_sku(products: Iterable[StoreProduct]) -> Iterator[StoreProduct]:
-    return (product for product in products if product.sku)

@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 import requests
 import woocommerce
 
-from retail_sync.connectors.http import CallGuard, call, excerpt, json_body
+from retail_sync.connectors.http import CallGuard, call, error_json, excerpt, json_body
 from retail_sync.errors import PermanentError, RecordGone, TransientError
 
 SYSTEM = "woocommerce"
@@ -79,10 +79,6 @@ def store_error(response: requests.Response, operation: str) -> PermanentError:
 
 
 def _error_fields(response: requests.Response) -> tuple[str, str]:
-    try:
-        body = response.json()
-    except ValueError:
-        return "", ""
-    if not isinstance(body, dict):
-        return "", ""
+    """WooCommerce's `code` and `message`, or empty ones when the body is not its error object."""
+    body = error_json(response) or {}
     return str(body.get("code") or ""), str(body.get("message") or "")
