@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 from retail_sync import task_names
 from retail_sync.domain.orders import order_subject
 from retail_sync.errors import NotCancellable, RecordGone, TransientError
-from retail_sync.flows.effects import exclusive_effect
+from retail_sync.flows.capture import ENGINE_ACTOR
 from retail_sync.flows.saga import release_effect_key, sale_order_effect_key
-from retail_sync.flows.store_updates import record_store_write
+from retail_sync.flows.store_updates import write_store_status_once
 from retail_sync.persistence import fulfilment_store, orders, timeline
 from retail_sync.persistence.exception_store import DeadLetter, open_exception
 from retail_sync.persistence.fulfilment_store import FulfilmentRow
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 STORE_ACTOR = "woocommerce"  # the store cancelled the order itself: nothing to write back there
-ENGINE_ACTOR = "retail-sync"  # the engine asked (a replayed exception): the audit says so, not "api"
 ALREADY = ("cancelling", "cancelled")
 TOO_LATE = ("partially_shipped", "shipped", "completed")
 
@@ -231,13 +230,5 @@ def _cancel_in_store(services: "Services", row: OrderRow, request: dict) -> None
         asked = orders.effect(uow.conn, key) is not None
     if not asked:
         return  # the store cancelled the order itself
-    with exclusive_effect(services, key) as todo:
-        if todo.state == "done":
-            return
-        note = f"retail-sync cancelled this order ({request.get('actor', 'unknown')}): {request.get('reason', '')}"
-        write = services.store.set_order_status(int(row.store_id), "cancelled", note=note.strip())
-        now = services.clock()
-        with services.uow() as uow:
-            record_store_write(uow.conn, row.ref, write, now)  # so the order.updated it causes is our echo
-            orders.complete_effect(uow.conn, key, "cancelled", now)
-            uow.commit()
+    note = f"retail-sync cancelled this order ({request.get('actor', 'unknown')}): {request.get('reason', '')}"
+    write_store_status_once(services, row.ref, int(row.store_id), key, "cancelled", note=note.strip())

@@ -21,7 +21,7 @@ from retail_sync.domain.orders import STORE_CHANNEL, Order, order_ref, order_sub
 from retail_sync.errors import PermanentError, TransientError
 from retail_sync.flows.saga import sale_order_effect_key
 from retail_sync.flows.store_updates import hold_effect_key, put_on_hold, resume_effect_key
-from retail_sync.persistence import fulfilment_store, nudges, orders, timeline
+from retail_sync.persistence import nudges, orders, product_bindings, timeline
 from retail_sync.persistence.inbox import InboxRow
 from retail_sync.persistence.orders import OrderRow
 from retail_sync.persistence.unit_of_work import UnitOfWork
@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 # The exceptions a hold opens; a later successful validation resolves them.
 HOLD_KINDS = ("order.validation_failed", "order.unknown_sku", "order.reservation_failed")
-ENGINE = "retail-sync"
+ENGINE_ACTOR = "retail-sync"  # who acted, in the audit, when the engine itself did
 
 
 @dataclass(frozen=True)
@@ -249,14 +249,14 @@ def _start(services: "Services", uow: UnitOfWork, row: OrderRow, now: datetime) 
     reopened = row.status == "on_hold"
     if reopened:
         _reopen(conn, row, now)
-    bindings = fulfilment_store.bindings_for(conn, [sku for sku in order.skus if sku])
+    bindings = product_bindings.bindings_for(conn, [sku for sku in order.skus if sku])
     catalog = {sku: CatalogEntry(b.erp_product_id, b.erp_sellable) for sku, b in bindings.items()}
     problems = validate(order, catalog, services.settings.supported_currencies)
     deadline = now + timedelta(seconds=services.settings.saga_step_timeout_s)
     if not problems:
         orders.set_status(conn, ref, "validated", now, validated_at=now, saga_deadline=deadline, hold_reason=None)
         if reopened:
-            orders.resolve_exceptions(conn, ref, HOLD_KINDS, now, by=ENGINE)
+            orders.resolve_exceptions(conn, ref, HOLD_KINDS, now, by=ENGINE_ACTOR)
             if row.is_store_order and row.source_status == "on-hold":  # still shows our hold: lift it there too
                 uow.after_commit(lambda: services.dispatcher.send(task_names.RESUME_IN_STORE, [ref]))
         timeline.record(conn, subject=order_subject(ref), event_type="order.validated", source="engine",

@@ -16,7 +16,7 @@ from retail_sync import task_names
 from retail_sync.connectors.ports import ErpProduct, StoreProduct, WmsStock
 from retail_sync.domain.orders import order_subject
 from retail_sync.domain.skus import normalise_sku
-from retail_sync.persistence import fulfilment_store, orders, timeline
+from retail_sync.persistence import fulfilment_store, orders, product_bindings, timeline
 from retail_sync.persistence.fulfilment_store import OnHandFact
 
 if TYPE_CHECKING:
@@ -40,13 +40,13 @@ def sync_catalog(services: "Services") -> dict[str, int]:
     for page in _pages(services.erp.iter_products(page_size=PRODUCT_PAGE), PRODUCT_PAGE):
         rows = _erp_rows(page)
         with services.uow() as uow:
-            counts["erp_bindings_changed"] += fulfilment_store.bind_erp_products(uow.conn, rows, services.clock())
+            counts["erp_bindings_changed"] += product_bindings.bind_erp_products(uow.conn, rows, services.clock())
             uow.commit()
         counts["erp_products"] += len(page)
     for page in _pages(services.store.iter_products(page_size=PRODUCT_PAGE), PRODUCT_PAGE):
         rows = _store_rows(page)
         with services.uow() as uow:
-            counts["store_bindings_changed"] += fulfilment_store.bind_store_products(uow.conn, rows, services.clock())
+            counts["store_bindings_changed"] += product_bindings.bind_store_products(uow.conn, rows, services.clock())
             uow.commit()
         counts["store_products"] += len(page)
     # A snapshot row without its own time is at least as new as the moment we started reading it.
@@ -69,14 +69,14 @@ def lookup_skus(services: "Services", ref: str) -> dict:
         if row is None:
             return {"outcome": "unknown"}
         skus = list(dict.fromkeys(normalise_sku(sku) for sku in row.order.skus))
-        known = fulfilment_store.bindings_for(uow.conn, skus)
+        known = product_bindings.bindings_for(uow.conn, skus)
     missing = [sku for sku in skus if not _sellable(known.get(sku))]
     erp_found = _by_sku(services.erp.find_products(missing)) if missing else {}
     store_found = _by_sku(services.store.find_products(missing)) if missing else {}
     now = services.clock()
     with services.uow() as uow:
-        fulfilment_store.bind_erp_products(uow.conn, _erp_rows(erp_found.values()), now)
-        fulfilment_store.bind_store_products(uow.conn, _store_rows(store_found.values()), now)
+        product_bindings.bind_erp_products(uow.conn, _erp_rows(erp_found.values()), now)
+        product_bindings.bind_store_products(uow.conn, _store_rows(store_found.values()), now)
         timeline.record(
             uow.conn, subject=order_subject(ref), event_type="catalog.lookup", source="catalog", occurred_at=now,
             detail={"missing": missing, "found_in_erp": sorted(erp_found), "found_in_store": sorted(store_found)},
@@ -87,7 +87,7 @@ def lookup_skus(services: "Services", ref: str) -> dict:
             "found_in_store": len(store_found)}
 
 
-def _sellable(binding: fulfilment_store.ProductBinding | None) -> bool:
+def _sellable(binding: product_bindings.ProductBinding | None) -> bool:
     return binding is not None and binding.erp_product_id is not None and bool(binding.erp_sellable)
 
 
@@ -103,7 +103,7 @@ def _by_sku(found: dict[str, T]) -> dict[str, T]:
 
 def _bindable(sku: str, system: str) -> bool:
     """A SKU the bindings can hold; one longer than that is logged and left out, never truncated into another."""
-    if len(sku) > fulfilment_store.SKU_MAX_LENGTH:
+    if len(sku) > product_bindings.SKU_MAX_LENGTH:
         logger.warning("SKU too long to bind", extra={"system": system, "kind": "product", "sku": sku[:40]})
         return False
     return bool(sku)

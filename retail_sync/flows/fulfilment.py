@@ -7,9 +7,7 @@ dispatched after the commit, makes the remote effects, each claimed in SQL first
 """
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable
 
@@ -19,9 +17,10 @@ from retail_sync import task_names
 from retail_sync.connectors.ports import InvoiceLine
 from retail_sync.domain.orders import order_subject
 from retail_sync.domain.skus import normalise_sku
+from retail_sync.domain.wms_events import WmsEvent, parse_aware_time, parse_wms_event
 from retail_sync.errors import PermanentError
 from retail_sync.flows.effects import exclusive_effect
-from retail_sync.flows.store_updates import record_store_write
+from retail_sync.flows.store_updates import write_store_status_once
 from retail_sync.persistence import fulfilment_store, orders, timeline
 from retail_sync.persistence.fulfilment_store import FULFILMENT_PROGRESS, OnHandFact, Shipment
 from retail_sync.persistence.inbox import InboxRow
@@ -36,27 +35,11 @@ SWEEP_PAGE = 200
 SHIPPABLE_ORDER_STATUSES = ("validated", "released", "partially_shipped")
 
 
-@dataclass(frozen=True)
-class WmsEvent:
-    id: str
-    type: str
-    occurred_at: datetime
-    data: dict
-
-
 def _parse_event(body: str) -> WmsEvent:
     try:
-        raw = json.loads(body)
-        return WmsEvent(str(raw["id"]), str(raw["type"]), _parse_time(raw["timestamp"]), dict(raw["data"]))
-    except (ValueError, KeyError, TypeError) as exc:
+        return parse_wms_event(body)
+    except ValueError as exc:
         raise PermanentError(f"malformed WMS event: {exc}") from exc
-
-
-def _parse_time(value: str) -> datetime:
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        raise ValueError(f"timestamp without a time zone: {value!r}")
-    return moment
 
 
 def on_wms_event(services: "Services", uow: UnitOfWork, row: InboxRow, now: datetime) -> str:
@@ -83,7 +66,7 @@ def _progress(services: "Services", uow: UnitOfWork, event: WmsEvent, now: datet
     if fulfilment is None:
         return _unknown_fulfilment(uow, event, now)
     order = _lock_order(uow, fulfilment.order_ref)
-    at = _parse_time(data[f"{step}_at"]) if data.get(f"{step}_at") else event.occurred_at
+    at = parse_aware_time(data[f"{step}_at"]) if data.get(f"{step}_at") else event.occurred_at
     changed = fulfilment_store.advance_fulfilment(
         uow.conn, fulfilment.external_ref, step, at, now, wms_id=data.get("fulfillment_order_id"),
     )
@@ -111,7 +94,7 @@ def _shipped(services: "Services", uow: UnitOfWork, event: WmsEvent, now: dateti
     shipment = Shipment(
         shipment_id=str(data["shipment_id"]), order_ref=fulfilment.order_ref, external_ref=fulfilment.external_ref,
         carrier=data.get("carrier"), tracking_number=data.get("tracking_number"), lines=lines,
-        shipped_at=_parse_time(data["shipped_at"]),
+        shipped_at=parse_aware_time(data["shipped_at"]),
     )
     if not fulfilment_store.insert_shipment(uow.conn, shipment, now):
         return "duplicate"
@@ -259,15 +242,7 @@ def _post_invoice(services: "Services", order: orders.OrderRow) -> str:
 
 
 def _complete_in_store(services: "Services", ref: str, store_id: int) -> None:
-    with exclusive_effect(services, f"store.complete:{ref}") as claimed:
-        if claimed.state == "done":
-            return
-        write = services.store.set_order_status(store_id, "completed")
-        now = services.clock()
-        with services.uow() as uow:
-            record_store_write(uow.conn, ref, write, now)  # so the order.updated it causes is known as our echo
-            orders.complete_effect(uow.conn, claimed.key, "completed", now)
-            uow.commit()
+    write_store_status_once(services, ref, store_id, f"store.complete:{ref}", "completed")
 
 
 def _complete(services: "Services", ref: str) -> None:

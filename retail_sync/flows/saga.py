@@ -22,7 +22,7 @@ from retail_sync.errors import Conflict, PermanentError
 from retail_sync.flows.effects import lease_until, release_lease
 from retail_sync.flows.fulfilment import sweep_shipments
 from retail_sync.flows.store_updates import hold_effect_key, put_on_hold
-from retail_sync.persistence import fulfilment_store, nudges, orders, timeline
+from retail_sync.persistence import fulfilment_store, nudges, orders, product_bindings, timeline
 from retail_sync.persistence.exception_store import DeadLetter, open_exception
 from retail_sync.persistence.orders import OrderRow
 
@@ -108,7 +108,7 @@ def post_to_erp(services: "Services", ref: str) -> dict:
 
 
 def _product_ids(conn, order: Order) -> dict[str, int]:
-    bindings = fulfilment_store.bindings_for(conn, list(order.skus))
+    bindings = product_bindings.bindings_for(conn, list(order.skus))
     missing = [sku for sku in order.skus if sku not in bindings or bindings[sku].erp_product_id is None]
     if missing:
         raise PermanentError(f"{order.ref}: no ERP product for {', '.join(missing)} (bindings changed since it was "
@@ -172,10 +172,10 @@ def release_to_wms(services: "Services", ref: str) -> dict:
         # lease and waits for it.
         orders.claim_effect(uow.conn, release_effect_key(ref), now, lease_until=lease_until(services, now))
         requests = _fulfilment_requests(row.order, orders.allocations(uow.conn, ref, status="held"))
-        orders.add_pending_fulfilments(
+        fulfilment_store.add_pending_fulfilments(
             uow.conn, ref,
             [(r.external_ref, r.site, {line.sku: line.quantity for line in r.lines}) for r in requests], now)
-        pending = set(orders.unreleased_fulfilments(uow.conn, ref))
+        pending = set(fulfilment_store.unreleased_fulfilments(uow.conn, ref))
         uow.commit()
     try:
         for request in requests:
@@ -187,7 +187,7 @@ def release_to_wms(services: "Services", ref: str) -> dict:
                 release_lease(services, release_effect_key(ref))
                 return _release_conflict(services, ref, request.external_ref, exc)
             with services.uow() as uow:
-                orders.record_fulfilment_released(uow.conn, request.external_ref, created.id, services.clock())
+                fulfilment_store.record_fulfilment_released(uow.conn, request.external_ref, created.id, services.clock())
                 uow.commit()
     except BaseException:
         release_lease(services, release_effect_key(ref))
@@ -220,7 +220,7 @@ def _ship_to(order: Order) -> dict[str, str]:
 def _record_release(services: "Services", ref: str, external_refs: list[str]) -> dict:
     now = services.clock()
     with services.uow() as uow:
-        if orders.unreleased_fulfilments(uow.conn, ref):
+        if fulfilment_store.unreleased_fulfilments(uow.conn, ref):
             orders.release_effect(uow.conn, release_effect_key(ref))
             uow.commit()
             return {"outcome": "partly_released", "ref": ref}  # the sweeper sends the release again

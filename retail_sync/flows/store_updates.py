@@ -14,7 +14,7 @@ from retail_sync import task_names
 from retail_sync.connectors.ports import StoreWrite
 from retail_sync.domain.order_rules import version_stamp
 from retail_sync.domain.orders import order_subject
-from retail_sync.flows.effects import lease_until, release_lease
+from retail_sync.flows.effects import exclusive_effect
 from retail_sync.persistence import orders, timeline
 from retail_sync.persistence.exception_store import DeadLetter, open_exception
 from retail_sync.persistence.orders import OrderRow
@@ -76,25 +76,29 @@ def _set_store_status_once(services: "Services", ref: str, key: str, status: str
                            applies: Callable[[OrderRow], bool], note: Callable[[OrderRow], str]) -> dict:
     with services.uow() as uow:
         row = orders.get(uow.conn, ref)
-        if row is None or not row.is_store_order:
-            return {"outcome": "not_a_store_order", "ref": ref}
-        if not applies(row):
-            return {"outcome": "not_applicable", "ref": ref, "status": row.status}
-        now = services.clock()
-        if orders.claim_effect(uow.conn, key, now, lease_until=lease_until(services, now)).state == "done":
-            return {"outcome": "already", "ref": ref}
-        uow.commit()
-    try:
-        write = services.store.set_order_status(int(row.store_id), status, note=note(row))
-    except BaseException:
-        release_lease(services, key)
-        raise
-    now = services.clock()
-    with services.uow() as uow:
-        record_store_write(uow.conn, ref, write, now)
-        orders.complete_effect(uow.conn, key, version_stamp(write.modified_at), now)
-        uow.commit()
+    if row is None or not row.is_store_order:
+        return {"outcome": "not_a_store_order", "ref": ref}
+    if not applies(row):
+        return {"outcome": "not_applicable", "ref": ref, "status": row.status}
+    if not write_store_status_once(services, ref, int(row.store_id), key, status, note=note(row)):
+        return {"outcome": "already", "ref": ref}
     return {"outcome": outcome, "ref": ref}
+
+
+def write_store_status_once(services: "Services", ref: str, store_id: int, key: str, status: str, *,
+                            note: str | None = None) -> bool:
+    """Set the store order's status (with an optional note) once per effect `key`, claimed exclusively first, and
+    record the version it produced so its echo is recognised. False when the effect was done already."""
+    with exclusive_effect(services, key) as claimed:
+        if claimed.state == "done":
+            return False
+        write = services.store.set_order_status(store_id, status, note=note)
+        now = services.clock()
+        with services.uow() as uow:
+            record_store_write(uow.conn, ref, write, now)
+            orders.complete_effect(uow.conn, key, version_stamp(write.modified_at), now)
+            uow.commit()
+    return True
 
 
 def record_store_write(conn: Connection, ref: str, write: StoreWrite, now: datetime) -> None:

@@ -1,7 +1,7 @@
-"""After release: fulfilment progress, shipments, on-hand facts from the WMS and the catalog's product bindings.
+"""The warehouse side of an order: fulfilments (written pending before the WMS is called, then moved forward by
+its events), shipments, and the on-hand facts the WMS reports.
 
-Orders, effects and reservations live in `persistence.orders`; this module holds only what the warehouse and the
-catalog tell us. Every write here is idempotent and never lets an older fact overwrite a newer one.
+Orders, effects and reservations live in `persistence.orders`, the product bindings in `persistence.product_bindings`. Every write here is idempotent and never lets an older fact overwrite a newer one.
 """
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Mapping, Sequence
 
-from sqlalchemy import Connection, case, or_, select, update
+from sqlalchemy import Connection, case, func, or_, select, update
 
+from retail_sync.persistence import orders
 from retail_sync.persistence.sql import insert
 from retail_sync.persistence.tables import (
     fulfilments,
     order_allocations,
-    product_bindings,
     shipments,
     stock_levels,
 )
@@ -23,7 +23,6 @@ from retail_sync.persistence.tables import (
 # A fulfilment only moves forward; `cancelled` is terminal and outside the order.
 FULFILMENT_PROGRESS = ("pending", "released", "acknowledged", "picked", "partially_shipped", "shipped")
 FULFILMENT_TIMESTAMP = {"acknowledged": "acknowledged_at", "picked": "picked_at", "shipped": "shipped_at"}
-SKU_MAX_LENGTH = product_bindings.c.sku.type.length
 
 
 @dataclass(frozen=True)
@@ -47,15 +46,6 @@ class Shipment:
     lines: list  # [{"sku", "quantity"}]
     shipped_at: datetime
     store_noted_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class ProductBinding:
-    sku: str
-    erp_product_id: str | None
-    erp_sellable: bool | None
-    store_product_id: str | None
-    store_variation_id: str | None
 
 
 @dataclass(frozen=True)
@@ -112,6 +102,41 @@ def advance_fulfilment(
             update(fulfilments).where(fulfilments.c.external_ref == external_ref).values(**values, updated_at=now)
         )
     return bool(values) or bool(filled)
+
+
+def add_pending_fulfilments(conn: Connection, ref: str, planned: Sequence[tuple[str, str, Mapping[str, int]]],
+                            now: datetime) -> None:
+    """Record the fulfilments about to be requested, as (external_ref, site, {sku: quantity}), pending; once: a
+    repeated release finds them there."""
+    rows = [
+        {"external_ref": external_ref, "order_ref": ref, "site": site, "status": "pending",
+         "lines": [{"sku": sku, "quantity": quantity} for sku, quantity in sorted(lines.items())],
+         "created_at": now, "updated_at": now}
+        for external_ref, site, lines in planned
+    ]
+    if rows:
+        conn.execute(insert(conn, fulfilments).on_conflict_do_nothing(index_elements=["external_ref"]), rows)
+
+
+def record_fulfilment_released(conn: Connection, external_ref: str, wms_id: str, now: datetime) -> None:
+    """The WMS accepted it. A WMS event may have moved the row on already: its status is kept then."""
+    conn.execute(
+        update(fulfilments)
+        .where(fulfilments.c.external_ref == external_ref)
+        .values(
+            wms_id=func.coalesce(fulfilments.c.wms_id, wms_id),
+            status=case((fulfilments.c.status == "pending", "released"), else_=fulfilments.c.status),
+            released_at=func.coalesce(fulfilments.c.released_at, now),
+            updated_at=now,
+        )
+    )
+
+
+def unreleased_fulfilments(conn: Connection, ref: str) -> list[str]:
+    """External refs of the order's fulfilments the WMS has not accepted yet."""
+    statement = select(fulfilments.c.external_ref).where(
+        fulfilments.c.order_ref == ref, fulfilments.c.status == "pending")
+    return list(conn.execute(statement.order_by(fulfilments.c.external_ref)).scalars())
 
 
 def mark_fulfilment_cancelled(conn: Connection, external_ref: str, now: datetime, *, wms_id: str | None = None) -> None:
@@ -209,14 +234,7 @@ def ship_from_allocations(conn: Connection, order_ref: str, site: str, lines: Se
             .values(shipped_quantity=shipped, status=status, updated_at=now)
         )
         if taken:
-            conn.execute(
-                update(stock_levels)
-                .where(stock_levels.c.sku == sku, stock_levels.c.site == site)
-                .values(
-                    reserved=case((stock_levels.c.reserved >= taken, stock_levels.c.reserved - taken), else_=0),
-                    updated_at=now,
-                )
-            )
+            orders.lower_reserved(conn, sku, site, taken, now)
 
 
 def lower_on_hand_for_shipment(conn: Connection, site: str, lines: Sequence[Mapping], shipped_at: datetime,
@@ -269,42 +287,3 @@ def on_hand_of(conn: Connection, sku: str, site: str) -> tuple[int, int] | None:
         .where(stock_levels.c.sku == sku, stock_levels.c.site == site)
     ).first()
     return (row.on_hand, row.reserved) if row else None
-
-
-# --- product bindings ------------------------------------------------------------------------------------------
-
-def bindings_for(conn: Connection, skus: Sequence[str]) -> dict[str, ProductBinding]:
-    if not skus:
-        return {}
-    rows = conn.execute(select(product_bindings).where(product_bindings.c.sku.in_(list(skus))))
-    return {
-        row.sku: ProductBinding(row.sku, row.erp_product_id, row.erp_sellable, row.store_product_id,
-                                row.store_variation_id)
-        for row in rows
-    }
-
-
-def bind_erp_products(conn: Connection, products: Sequence[Mapping], now: datetime) -> int:
-    """Upsert `{"sku", "erp_product_id", "erp_sellable", "name"}` rows; a row whose ERP side did not change is
-    left alone. Returns how many rows were written."""
-    return _upsert_bindings(conn, products, ("erp_product_id", "erp_sellable", "name"), now)
-
-
-def bind_store_products(conn: Connection, products: Sequence[Mapping], now: datetime) -> int:
-    """Upsert `{"sku", "store_product_id", "store_variation_id"}` rows; unchanged ones are left alone."""
-    return _upsert_bindings(conn, products, ("store_product_id", "store_variation_id"), now)
-
-
-def _upsert_bindings(conn: Connection, rows: Sequence[Mapping], columns: tuple[str, ...], now: datetime) -> int:
-    if not rows:
-        return 0
-    values = [{"sku": row["sku"], **{c: row[c] for c in columns}, "synced_at": now} for row in rows]
-    statement = insert(conn, product_bindings)
-    changed = or_(*(product_bindings.c[c].is_distinct_from(statement.excluded[c]) for c in columns))
-    statement = statement.on_conflict_do_update(
-        index_elements=["sku"],
-        set_={**{c: statement.excluded[c] for c in columns}, "synced_at": statement.excluded.synced_at},
-        where=changed,
-    ).returning(product_bindings.c.sku)
-    return len(conn.execute(statement, values).all())
-

@@ -1,5 +1,5 @@
 """The orders repository: order rows and their saga states, effects claimed before a call to another system, and
-the stock reservation (order_allocations + stock_levels).
+the stock reservation (order_allocations + stock_levels). Fulfilments and shipments are in `fulfilment_store`.
 
 Every state change is a guarded UPDATE whose rowcount says whether it happened, so concurrent steps (a chord
 callback and the sweeper, two copies of one task) agree on who did what.
@@ -16,7 +16,7 @@ from sqlalchemy import Connection, case, delete, func, or_, select, update
 from retail_sync.domain.orders import Order
 from retail_sync.errors import TransientError
 from retail_sync.persistence.sql import insert
-from retail_sync.persistence.tables import effects, exceptions, fulfilments, order_allocations, orders, stock_levels
+from retail_sync.persistence.tables import effects, exceptions, order_allocations, orders, stock_levels
 
 
 @dataclass(frozen=True)
@@ -300,51 +300,19 @@ def release_allocations(conn: Connection, ref: str, now: datetime) -> int:
     ).all()
     for sku, site, units in sorted(released):
         if units > 0:
-            conn.execute(
-                update(stock_levels)
-                .where(stock_levels.c.sku == sku, stock_levels.c.site == site)
-                .values(reserved=case((stock_levels.c.reserved >= units, stock_levels.c.reserved - units), else_=0),
-                        updated_at=now)
-            )
+            lower_reserved(conn, sku, site, units, now)
     return sum(max(0, units) for _, _, units in released)
+
+
+def lower_reserved(conn: Connection, sku: str, site: str, units: int, now: datetime) -> None:
+    """Units no longer promised (released, or shipped): the site's `reserved` shrinks, never below zero."""
+    conn.execute(
+        update(stock_levels)
+        .where(stock_levels.c.sku == sku, stock_levels.c.site == site)
+        .values(reserved=case((stock_levels.c.reserved >= units, stock_levels.c.reserved - units), else_=0),
+                updated_at=now)
+    )
 
 
 def _safety(default: int):
     return func.coalesce(stock_levels.c.safety_stock, default)
-
-
-# --- the release: one fulfilment per site, written before the WMS is called ---------------------------------------
-
-def add_pending_fulfilments(conn: Connection, ref: str, planned: Sequence[tuple[str, str, Mapping[str, int]]],
-                            now: datetime) -> None:
-    """Record the fulfilments about to be requested, as (external_ref, site, {sku: quantity}), pending; once: a
-    repeated release finds them there."""
-    rows = [
-        {"external_ref": external_ref, "order_ref": ref, "site": site, "status": "pending",
-         "lines": [{"sku": sku, "quantity": quantity} for sku, quantity in sorted(lines.items())],
-         "created_at": now, "updated_at": now}
-        for external_ref, site, lines in planned
-    ]
-    if rows:
-        conn.execute(insert(conn, fulfilments).on_conflict_do_nothing(index_elements=["external_ref"]), rows)
-
-
-def record_fulfilment_released(conn: Connection, external_ref: str, wms_id: str, now: datetime) -> None:
-    """The WMS accepted it. A WMS event may have moved the row on already: its status is kept then."""
-    conn.execute(
-        update(fulfilments)
-        .where(fulfilments.c.external_ref == external_ref)
-        .values(
-            wms_id=func.coalesce(fulfilments.c.wms_id, wms_id),
-            status=case((fulfilments.c.status == "pending", "released"), else_=fulfilments.c.status),
-            released_at=func.coalesce(fulfilments.c.released_at, now),
-            updated_at=now,
-        )
-    )
-
-
-def unreleased_fulfilments(conn: Connection, ref: str) -> list[str]:
-    """External refs of the order's fulfilments the WMS has not accepted yet."""
-    statement = select(fulfilments.c.external_ref).where(
-        fulfilments.c.order_ref == ref, fulfilments.c.status == "pending")
-    return list(conn.execute(statement.order_by(fulfilments.c.external_ref)).scalars())

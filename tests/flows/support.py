@@ -7,7 +7,7 @@ from typing import Callable, Mapping
 
 from retail_sync import task_names
 from retail_sync.flows import cancellation, capture, catalog, fulfilment, inbox, saga, store_updates
-from retail_sync.persistence import fulfilment_store, orders
+from retail_sync.persistence import fulfilment_store, orders, product_bindings
 from retail_sync.persistence.fulfilment_store import OnHandFact
 from retail_sync.persistence.orders import OrderRow
 from tests.flows.fakes import MODIFIED_AT, FakeErp
@@ -35,7 +35,7 @@ def seed_catalog(services, erp: FakeErp, *skus: str, sellable: bool = True) -> N
         product = erp.add_product(sku, sellable=sellable)
         rows.append({"sku": sku, "erp_product_id": str(product.id), "erp_sellable": sellable, "name": sku})
     with services.uow() as uow:
-        fulfilment_store.bind_erp_products(uow.conn, rows, services.clock())
+        product_bindings.bind_erp_products(uow.conn, rows, services.clock())
         uow.commit()
 
 
