@@ -73,45 +73,26 @@ def bootstrap(
     wms: WmsPort | None = None,
     guard: CallGuard | None = None,
 ) -> Services:
+    # The concrete adapters are imported here only, so nothing else depends on a client library (and importing
+    # this module for `Services` loads none). Building one does not touch the network (the ERP authenticates
+    # on its first call).
+    from retail_sync.connectors.erp.adapter import build_erp
+    from retail_sync.connectors.resilience import RedisGuard
+    from retail_sync.connectors.wms.adapter import build_wms
+    from retail_sync.connectors.woocommerce.adapter import build_store
+
     settings = settings or get_settings()
-    guard = guard or _build_guard(settings)
+    guard = guard or RedisGuard.from_settings(settings)
     return Services(
         settings=settings,
         engine=engine or create_db_engine(settings.database_url),
         dispatcher=dispatcher or CeleryDispatcher(fail_fast=fail_fast_publish),
-        store=store or _build_store(settings, guard),
-        erp=erp or _build_erp(settings, guard),
-        wms=wms or _build_wms(settings, guard),
+        store=store or build_store(settings, guard),
+        erp=erp or build_erp(settings, guard),
+        wms=wms or build_wms(settings, guard),
         guard=guard,
         clock=clock or utc_now,
     )
-
-
-# The concrete adapters are imported here only, so nothing else depends on a client library. Building one does
-# not touch the network (the ERP authenticates on its first call).
-
-def _build_guard(settings: Settings) -> CallGuard:
-    from retail_sync.connectors.resilience import RedisGuard
-
-    return RedisGuard.from_settings(settings)
-
-
-def _build_store(settings: Settings, guard: CallGuard) -> StorePort:
-    from retail_sync.connectors.woocommerce.adapter import build_store
-
-    return build_store(settings, guard)
-
-
-def _build_erp(settings: Settings, guard: CallGuard) -> ErpPort:
-    from retail_sync.connectors.erp.adapter import build_erp
-
-    return build_erp(settings, guard)
-
-
-def _build_wms(settings: Settings, guard: CallGuard) -> WmsPort:
-    from retail_sync.connectors.wms.adapter import build_wms
-
-    return build_wms(settings, guard)
 
 
 @functools.lru_cache(maxsize=1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import redis
 from celery import Celery, chord, signals
 
+from bench_orders import CEILING_DONE_KEY  # the driver waits on this list; one name for both sides
 from config import celeryconfig
 from config.settings import get_settings
 from retail_sync.observability.logging import configure_logging
@@ -24,7 +25,6 @@ app.conf.task_routes = {
     "bench.release": {"queue": "default"},
 }
 app.conf.beat_schedule = {}
-DONE_KEY = "bench:ceiling:done"
 
 
 @signals.setup_logging.connect
@@ -50,4 +50,4 @@ def post(order: int) -> None:
 
 @app.task(name="bench.release")
 def release(order: int) -> None:
-    _redis.rpush(DONE_KEY, order)
+    _redis.rpush(CEILING_DONE_KEY, order)

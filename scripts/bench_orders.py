@@ -21,7 +21,6 @@ import argparse
 import os
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,26 +29,25 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
+from celery import Celery  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from bench_intake import prepare_database  # noqa: E402  (scripts/, beside this file)
 from retail_sync.persistence.tables import orders, webhook_inbox  # noqa: E402
-from tests.support.processes import BIN, Process, wait_until  # noqa: E402
+from tests.support.processes import start_worker, wait_until  # noqa: E402
 from tests.support.stack import Stack, catalog, store_ref  # noqa: E402
 from tests.support.woo import SECRET  # noqa: E402
 
 SKUS = [f"BENCH-{n:03d}" for n in range(50)]
+# Where bench_ceiling_app's `release` records each finished order (the app reads it from here).
+CEILING_DONE_KEY = "bench:ceiling:done"
 
 
 def place(stack: Stack, count: int, *, rate: float | None = None, threads: int = 8) -> list[dict]:
     """Place `count` orders, as fast as possible or paced at `rate` per second."""
     start = time.monotonic()
-    lock = threading.Lock()
-    issued = iter(range(count))
 
-    def one(_):
-        with lock:
-            n = next(issued)
+    def one(n: int) -> dict:
         if rate:
             delay = start + n / rate - time.monotonic()
             if delay > 0:
@@ -104,28 +102,21 @@ def ceiling_run(stack: Stack, args) -> float:
         if proc:
             proc.stop()
     env = {**stack.process_env(), "PYTHONPATH": f"{ROOT / 'scripts'}:{ROOT}"}
-    workers = [
-        Process([str(BIN / "celery"), "-A", "bench_ceiling_app", "worker", "-Q", queues, "-c", str(c),
-                 "--prefetch-multiplier", "1", "-n", f"ceiling-{name}@localhost", "--without-mingle",
-                 "--without-gossip"], env, stack.workdir / f"ceiling-{name}.log")
-        for name, queues, c in (("critical", "critical", args.critical), ("default", "default,bulk", args.default))
-    ]
+    workers = []
     try:
-        for worker in workers:
-            wait_until(lambda w=worker: "ready." in w.output(), 60, message="ceiling worker")
-        os.environ.update({"REDIS_URL": stack.redis.url, "DATABASE_URL": stack.database_url})
-        from config.settings import get_settings
-
-        get_settings.cache_clear()
-        import bench_ceiling_app
-
+        for name, queues, concurrency in (("critical", "critical", args.critical),
+                                          ("default", "default,bulk", args.default)):
+            workers.append(start_worker(env, stack.workdir, queues, f"ceiling-{name}", app="bench_ceiling_app",
+                                        concurrency=concurrency))
         client = redis.Redis.from_url(stack.redis.url)
-        client.delete(bench_ceiling_app.DONE_KEY)
-        began = time.monotonic()
-        for n in range(args.orders):
-            bench_ceiling_app.capture.delay(n)
-        wait_until(lambda: client.llen(bench_ceiling_app.DONE_KEY) >= args.orders, 600, interval=0.05,
-                   message="ceiling chords")
+        client.delete(CEILING_DONE_KEY)
+        # A bare client of the same broker: publishing needs no settings, and the task runs only in the workers.
+        with Celery("bench_orders", broker=stack.redis.url) as publisher:
+            began = time.monotonic()
+            for n in range(args.orders):
+                publisher.send_task("bench.capture", args=[n], queue="critical", ignore_result=True)
+            wait_until(lambda: client.llen(CEILING_DONE_KEY) >= args.orders, 600, interval=0.05,
+                       message="ceiling chords")
         return args.orders / (time.monotonic() - began)
     finally:
         for worker in workers:

@@ -20,10 +20,10 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
-from retail_sync.entrypoints.api_auth import ApiProblem, Caller, require_role
+from retail_sync.entrypoints.api_auth import Caller, require_role
 from retail_sync.entrypoints.api_models import CancelIn, OrderIn, parse_json
-from retail_sync.entrypoints.problems import problem
-from retail_sync.entrypoints.receivers import BodyTooLarge, read_limited_body
+from retail_sync.entrypoints.problems import ApiProblem, api_problem_handler, problem
+from retail_sync.entrypoints.receivers import read_limited_body
 from retail_sync.errors import is_transient
 from retail_sync.flows import cancellation, capture, order_view
 
@@ -132,11 +132,7 @@ async def _in_thread(function: Callable, *args):
 
 
 async def _read_model(request: Request, model: type[Model], *, required: bool) -> Model:
-    try:
-        raw = await read_limited_body(request, API_MAX_BODY_BYTES)
-    except BodyTooLarge:
-        raise ApiProblem(413, "Payload Too Large",
-                         f"request bodies are limited to {API_MAX_BODY_BYTES} bytes") from None
+    raw = await read_limited_body(request, API_MAX_BODY_BYTES, "request")
     if not raw.strip():
         if required:
             raise _unprocessable([{"field": "body", "reason": "a JSON object is required"}])
@@ -186,18 +182,14 @@ def field_path(loc: Sequence[str | int]) -> str:
 # --- problem+json for every error, API or not ------------------------------------------------------------------
 
 def install_problem_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(ApiProblem, _api_problem)
+    app.add_exception_handler(ApiProblem, api_problem_handler)
     app.add_exception_handler(RequestValidationError, _request_validation_problem)
     app.add_exception_handler(StarletteHTTPException, _http_problem)
     app.add_exception_handler(Exception, _unexpected_problem)
 
 
-async def _api_problem(request: Request, exc: ApiProblem) -> Response:
-    return problem(exc.status, exc.title, exc.detail, headers=exc.headers, extra=exc.extra)
-
-
 async def _request_validation_problem(request: Request, exc: RequestValidationError) -> Response:
-    return await _api_problem(request, _unprocessable(validation_errors(exc.errors())))
+    return await api_problem_handler(request, _unprocessable(validation_errors(exc.errors())))
 
 
 async def _http_problem(request: Request, exc: StarletteHTTPException) -> Response:

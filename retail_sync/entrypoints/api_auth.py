@@ -7,6 +7,7 @@ so the key never reaches a log line.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -16,7 +17,8 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from retail_sync.entrypoints.problems import problem
+from config.settings import ApiKey
+from retail_sync.entrypoints.problems import ApiProblem, problem
 
 Role = Literal["read", "write", "admin"]
 ROLE_RANK = {"read": 0, "write": 1, "admin": 2}
@@ -28,22 +30,13 @@ CREDENTIAL_PARAMETERS = frozenset({"api_key", "apikey", "key", "token", "access_
 bearer_scheme = HTTPBearer(auto_error=False, description="An API key from API_KEYS (name:key:role).")
 
 
-class ApiProblem(Exception):
-    """An API error, answered as application/problem+json by the handler `entrypoints.api` installs."""
-
-    def __init__(self, status: int, title: str, detail: str, *, headers: dict | None = None,
-                 extra: dict | None = None):
-        super().__init__(detail)
-        self.status, self.title, self.detail, self.headers, self.extra = status, title, detail, headers, extra
-
-
 @dataclass(frozen=True)
 class Caller:
     name: str  # the key's name from API_KEYS: who did it, in the audit trail
     role: Role
 
 
-def authenticate(authorization: str | None, api_keys) -> Caller:
+def authenticate(authorization: str | None, api_keys: tuple[ApiKey, ...]) -> Caller:
     """The caller a bearer header belongs to; ApiProblem 401 when it is missing or matches no key."""
     if not authorization:
         raise ApiProblem(401, "Unauthorized", "send Authorization: Bearer <api key>",
@@ -54,8 +47,8 @@ def authenticate(authorization: str | None, api_keys) -> Caller:
                          headers={"WWW-Authenticate": 'Bearer realm="retail-sync", error="invalid_request"'})
     presented_digest = _digest(presented.strip())
     found = None
-    for api_key in api_keys:
-        if hmac.compare_digest(presented_digest, _digest(api_key.key.get_secret_value())) and found is None:
+    for api_key, digest in _configured_digests(api_keys):
+        if hmac.compare_digest(presented_digest, digest) and found is None:
             found = api_key
     if found is None:
         raise ApiProblem(401, "Unauthorized", "the API key is not valid",
@@ -78,6 +71,13 @@ def require_role(role: Role) -> Callable[[Request], Caller]:
 
 def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8")).digest()
+
+
+@functools.lru_cache(maxsize=8)
+def _configured_digests(api_keys: tuple[ApiKey, ...]) -> tuple[tuple[ApiKey, bytes], ...]:
+    """(key, digest) per configured key, hashed once per API_KEYS rather than on every request. Keyed by the
+    settings' tuple itself, so settings with other keys (tests, a reload) get their own digests."""
+    return tuple((api_key, _digest(api_key.key.get_secret_value())) for api_key in api_keys)
 
 
 class QueryCredentialGuard:

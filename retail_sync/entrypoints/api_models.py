@@ -10,9 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Annotated, Any, Sequence
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
@@ -27,6 +26,7 @@ from retail_sync.domain.orders import (
     OrderLine,
     order_ref,
 )
+from retail_sync.domain.skus import normalise_sku
 
 UNIT_PRICE_PLACES = Decimal("0.0001")  # channels price units finer than a cent; line amounts are in cents
 AMOUNT = re.compile(r"^\d{1,12}(\.\d+)?$")
@@ -125,11 +125,16 @@ class LineIn(ApiModel):
     @field_validator("sku")
     @classmethod
     def _normalised_sku(cls, value: str) -> str:
-        return unicodedata.normalize("NFC", value)  # the one SKU normalisation: strip, NFC, case kept
+        return normalise_sku(value)  # as every channel's SKUs are, so the join key matches
 
     @property
     def subtotal(self) -> Decimal:
         return line_subtotal(self.unit_price, self.quantity)
+
+    @property
+    def total(self) -> Decimal:
+        """After the line's discount, before tax (as `OrderLine.total`)."""
+        return self.subtotal - self.discount
 
     @field_validator("discount")
     @classmethod
@@ -143,7 +148,18 @@ class LineIn(ApiModel):
 
     def to_line(self) -> OrderLine:
         return OrderLine(sku=self.sku, quantity=self.quantity, unit_price=self.unit_price, subtotal=self.subtotal,
-                         total=self.subtotal - self.discount, tax=self.tax, name=self.name)
+                         total=self.total, tax=self.tax, name=self.name)
+
+
+# An order's totals derived from its lines: the checks of OrderIn and `to_order` share them, so the figures a
+# caller is held to are the figures the order is stored with.
+
+def line_discounts(lines: Sequence[LineIn]) -> Decimal:
+    return sum((line.discount for line in lines), ZERO)
+
+
+def expected_tax(lines: Sequence[LineIn], shipping_tax: Decimal) -> Decimal:
+    return sum((line.tax for line in lines), ZERO) + shipping_tax
 
 
 class OrderIn(ApiModel):
@@ -177,7 +193,7 @@ class OrderIn(ApiModel):
     def _discounts_add_up(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
         lines = info.data.get("lines")
         if value is not None and lines is not None:
-            expected = sum((line.discount for line in lines), ZERO)
+            expected = line_discounts(lines)
             if value != expected:
                 raise ValueError(f"is {value} but the line discounts add up to {expected}")
         return value
@@ -187,7 +203,7 @@ class OrderIn(ApiModel):
     def _taxes_add_up(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
         lines, shipping_tax = info.data.get("lines"), info.data.get("shipping_tax")
         if value is not None and lines is not None and shipping_tax is not None:
-            expected = sum((line.tax for line in lines), ZERO) + shipping_tax
+            expected = expected_tax(lines, shipping_tax)
             if value != expected:
                 raise ValueError(f"is {value} but line taxes and shipping tax add up to {expected}")
         return value
@@ -199,8 +215,8 @@ class OrderIn(ApiModel):
         if all(data.get(name) is not None for name in ("lines", "shipping_total", "shipping_tax")):
             tax = data.get("tax_total")
             if tax is None:
-                tax = sum((line.tax for line in data["lines"]), ZERO) + data["shipping_tax"]
-            lines = sum((line.subtotal - line.discount for line in data["lines"]), ZERO)
+                tax = expected_tax(data["lines"], data["shipping_tax"])
+            lines = sum((line.total for line in data["lines"]), ZERO)
             expected = lines + data["shipping_total"] + tax
             if value != expected:
                 raise ValueError(f"is {value} but lines after discount + shipping + tax come to {expected}")
@@ -231,8 +247,8 @@ class OrderIn(ApiModel):
             lines=lines,
             shipping_total=self.shipping_total,
             shipping_tax=self.shipping_tax,
-            discount_total=sum((line.discount for line in lines), ZERO),
-            total_tax=sum((line.tax for line in lines), ZERO) + self.shipping_tax,
+            discount_total=line_discounts(self.lines),
+            total_tax=expected_tax(self.lines, self.shipping_tax),
             total=self.total,
             paid=self.paid,
             customer_note=self.customer_note,

@@ -15,46 +15,37 @@ from starlette.responses import JSONResponse, Response
 from retail_sync.connectors.wms import webhooks as wms
 from retail_sync.connectors.woocommerce import webhooks as woo
 from retail_sync.domain.deliveries import Delivery
-from retail_sync.entrypoints.api_auth import ApiProblem
 from retail_sync.entrypoints.intake import StoreUnavailable
-from retail_sync.entrypoints.problems import problem
+from retail_sync.entrypoints.problems import ApiProblem, problem
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter()
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
-async def read_limited_body(request: Request, limit: int) -> bytes:
-    """The body, or BodyTooLarge as soon as it passes `limit` bytes (declared or streamed)."""
+async def read_limited_body(request: Request, limit: int, what: str) -> bytes:
+    """The body, or a 413 problem as soon as it passes `limit` bytes (declared or streamed), before it is all
+    read; `what` names the bodies in the detail ("webhook", "request")."""
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise BodyTooLarge()
+        raise _too_large(limit, what)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise BodyTooLarge()
+            raise _too_large(limit, what)
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-async def webhook_body(request: Request) -> bytes:
-    """The raw body, or a 413 problem as soon as it passes WEBHOOK_MAX_BODY_BYTES (declared or streamed)."""
-    limit = request.app.state.services.settings.webhook_max_body_bytes
-    try:
-        return await read_limited_body(request, limit)
-    except BodyTooLarge:
-        raise ApiProblem(413, "Payload Too Large", f"webhook bodies are limited to {limit} bytes") from None
+def _too_large(limit: int, what: str) -> ApiProblem:
+    return ApiProblem(413, "Payload Too Large", f"{what} bodies are limited to {limit} bytes")
 
 
 @router.post("/webhooks/woocommerce", include_in_schema=True, summary="WooCommerce webhook receiver")
 async def receive_woocommerce(request: Request) -> Response:
     services = request.app.state.services
-    body = await webhook_body(request)
+    body = await read_limited_body(request, services.settings.webhook_max_body_bytes, "webhook")
 
     signature = request.headers.get(woo.SIGNATURE_HEADER)
     if signature is None and woo.is_ping(request.headers, body):
@@ -74,7 +65,7 @@ async def receive_woocommerce(request: Request) -> Response:
 @router.post("/webhooks/wms", include_in_schema=True, summary="WMS event receiver (Standard Webhooks)")
 async def receive_wms(request: Request) -> Response:
     services = request.app.state.services
-    body = await webhook_body(request)
+    body = await read_limited_body(request, services.settings.webhook_max_body_bytes, "webhook")
 
     try:
         key = wms.signing_key(services.settings.wms_webhook_secret.get_secret_value())

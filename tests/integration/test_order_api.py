@@ -16,6 +16,9 @@ from sqlalchemy import update
 from config.settings import parse_api_keys
 from retail_sync import task_names
 from retail_sync.domain.orders import Order
+from retail_sync.domain.skus import normalise_sku
+from retail_sync.entrypoints.api import API_MAX_BODY_BYTES
+from retail_sync.entrypoints.api_models import LineIn
 from retail_sync.entrypoints.web import create_app
 from retail_sync.flows import capture, catalog, saga
 from retail_sync.persistence.db import create_db_engine
@@ -211,6 +214,18 @@ def test_an_oversized_body_is_413(client, engine):
     body["customer_note"] = "x" * (600 * 1024)
     assert_problem(post_order(client, body), 413)
     assert stored(engine, "POS-9001") is None
+
+
+def test_the_413_names_the_request_limit(client):
+    body = order_body()
+    body["customer_note"] = "x" * (600 * 1024)
+    problem = assert_problem(post_order(client, body), 413)
+    assert problem["detail"] == f"request bodies are limited to {API_MAX_BODY_BYTES} bytes"
+
+
+def test_an_api_sku_is_normalised_as_every_channels_are():
+    line = LineIn.model_validate({"sku": " Cafe\u0301-MUG ", "quantity": 1, "unit_price": "1.00"})
+    assert line.sku == normalise_sku("Cafe\u0301-MUG") == "Caf\u00e9-MUG"
 
 
 # --- authentication and roles ---------------------------------------------------------------------------------

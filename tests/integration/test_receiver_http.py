@@ -63,6 +63,13 @@ def test_oversized_body_gets_413_declared_or_streamed(web, engine):
     assert inbox_rows(engine) == []
 
 
+def test_the_413_names_the_webhook_limit(web):
+    big = b"{" + b" " * (1024 * 1024 + 10) + b"}"
+    response = post(web, big, headers(big))
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"] == "webhook bodies are limited to 1048576 bytes"  # WEBHOOK_MAX_BODY_BYTES
+
+
 @pytest.mark.parametrize("body, detail", [(b"\xff\xfe{\"id\":1}", "not UTF-8"), (b"{\"id\":", "not JSON"),
                                           (b"[]", "not a JSON object")])
 def test_signed_but_unreadable_bodies_get_400(web, engine, body, detail):

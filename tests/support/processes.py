@@ -115,12 +115,14 @@ def start_web(env: dict, log_dir: Path) -> tuple[Process, str]:
     return proc, base
 
 
-def start_worker(env: dict, log_dir: Path, queues: str = "critical,default,bulk", name: str = "w") -> Process:
+def start_worker(env: dict, log_dir: Path, queues: str = "critical,default,bulk", name: str = "w", *,
+                 app: str = "config.celery_app", concurrency: int = 1) -> Process:
+    """A Celery worker of `app` on `queues`, once it is ready; fails with its log if it exits first."""
     hostname = f"{name}-{free_port()}@localhost"
-    proc = Process([str(BIN / "celery"), "-A", "config.celery_app", "worker", "-Q", queues, "-c", "1",
+    proc = Process([str(BIN / "celery"), "-A", app, "worker", "-Q", queues, "-c", str(concurrency),
                     "--prefetch-multiplier", "1", "-n", hostname, "--without-mingle", "--without-gossip"],
                    env, log_dir / f"worker-{hostname}.log")
-    wait_until(lambda: "ready." in proc.output() or proc.proc.poll() is not None, 60, message="worker ready")
+    wait_until(lambda: "ready." in proc.output() or proc.proc.poll() is not None, 60, message=f"{name} worker ready")
     assert proc.proc.poll() is None, proc.output()
     return proc
 

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 
 from retail_sync.persistence.db import create_db_engine
 from retail_sync.persistence.tables import orders
-from tests.support.processes import BIN, Process, RedisServer, free_port, wait_until
+from tests.support.processes import BIN, Process, RedisServer, free_port, start_worker, wait_until
 
 SHOPPER = {
     "first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "phone": "+49 30 1234567",
@@ -119,13 +119,7 @@ class Stack:
         return self
 
     def start_worker(self, name: str, queues: str, concurrency: int) -> Process:
-        hostname = f"{name}-{free_port()}@localhost"
-        log = self.workdir / f"worker-{hostname}.log"
-        proc = Process([str(BIN / "celery"), "-A", "config.celery_app", "worker", "-Q", queues, "-c", str(concurrency),
-                        "--prefetch-multiplier", "1", "-n", hostname, "--without-mingle", "--without-gossip"],
-                       self.process_env(), log)
-        wait_until(lambda: "ready." in proc.output() or proc.proc.poll() is not None, 60, message=f"{name} worker")
-        assert proc.proc.poll() is None, proc.output()
+        proc = start_worker(self.process_env(), self.workdir, queues, name, concurrency=concurrency)
         self.processes[name] = proc
         return proc
 
