@@ -45,12 +45,24 @@ def database_url(tmp_path_factory) -> str:
     return url
 
 
-@pytest.fixture
-def engine(database_url):
-    engine = create_db_engine(database_url)
+def empty_tables(engine) -> None:
     with engine.begin() as conn:
         for table in reversed(metadata.sorted_tables):
             conn.execute(table.delete())
+
+
+def child_env(**settings: str) -> dict:
+    """This process's environment without our settings, plus the given ones: for child processes (web, workers,
+    beat, the sandboxes), which must see only what the test means them to."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RETAIL_SYNC", "DATABASE_URL", "REDIS_URL"))}
+    env.update({"WOO_WEBHOOK_SECRET": SECRET, "LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1", **settings})
+    return env
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = create_db_engine(database_url)
+    empty_tables(engine)
     yield engine
     engine.dispose()
 
@@ -130,13 +142,4 @@ def services(settings, engine, dispatcher, clock, store, erp, wms):
 def process_env(settings, home) -> dict:
     """Environment for real child processes (web, worker, beat) sharing the test's database and Redis."""
     redis.Redis.from_url(REDIS_TEST_URL).delete("critical", "default", "bulk", "unacked", "unacked_index")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RETAIL_SYNC", "DATABASE_URL", "REDIS_URL"))}
-    env.update({
-        "RETAIL_SYNC_HOME": str(home),
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": REDIS_TEST_URL,
-        "WOO_WEBHOOK_SECRET": SECRET,
-        "LOG_LEVEL": "INFO",
-        "PYTHONUNBUFFERED": "1",
-    })
-    return env
+    return child_env(RETAIL_SYNC_HOME=str(home), DATABASE_URL=settings.database_url, REDIS_URL=REDIS_TEST_URL)

@@ -79,6 +79,8 @@ def test_a_worker_killed_mid_saga_leaves_every_order_completed_exactly_once(stac
     stack.faults("erp", latency_ms=2500, match={"model": "sale.order", "method": "create"})
     refs = place(stack, 4)
     stack.wait_for_status(refs, {"validated", "released"})
+    assert any(row["erp_state"] != "posted" for row in stack.order_rows(refs).values()), \
+        "every order was posted before the kill: the test proved nothing"
 
     stack.processes["default"].kill9()  # mid-way through an ERP call that takes 2.5 s
     stack.faults("erp")
@@ -93,6 +95,8 @@ def test_redis_flushed_mid_flight_loses_no_order(stack):
     wait_until(lambda: len(stack.order_rows(refs)) >= 5, 60, message="the first orders captured")
 
     redis.Redis.from_url(stack.redis.url).flushall()
+    in_flight = [ref for ref in refs if stack.order_rows([ref]).get(ref, {}).get("status") != "released"]
+    assert in_flight, "every order was released before the flush: the test proved nothing"
 
     stack.wait_for_status(refs, {"released"}, timeout=240)
     assert_one_effect_each(stack, refs)

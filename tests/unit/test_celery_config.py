@@ -1,5 +1,11 @@
+import tasks.catalog  # noqa: F401  (registers its tasks: a worker imports them through `include`, a test must)
+import tasks.fulfilment  # noqa: F401
+import tasks.inbox
+import tasks.orders  # noqa: F401
 from config.celery_app import app
 from retail_sync import task_names
+from retail_sync.errors import TransientError
+from tasks.base import SyncTask
 
 
 def test_our_config_package_is_the_one_imported():
@@ -19,15 +25,10 @@ def test_queues_routes_and_reliability_settings():
 
 
 def test_tasks_are_registered_under_stable_names():
-    import tasks.inbox  # noqa: F401
-
     assert task_names.PROCESS_INBOX in app.tasks and task_names.SWEEP_INBOX in app.tasks
 
 
 def test_retry_countdown_never_exceeds_half_the_visibility_timeout():
-    import tasks.inbox
-    from retail_sync.errors import TransientError
-
     task = tasks.inbox.process_deliveries_task
     task.push_request(retries=30)
     try:
@@ -43,12 +44,6 @@ def _all_task_names() -> set[str]:
 
 
 def test_every_task_name_is_routed_and_registered_on_a_sync_task():
-    import tasks.catalog  # noqa: F401
-    import tasks.fulfilment  # noqa: F401
-    import tasks.inbox  # noqa: F401
-    import tasks.orders  # noqa: F401
-    from tasks.base import SyncTask
-
     names = _all_task_names()
     assert names == set(app.conf.task_routes)  # every name has a queue, no route names a task that is gone
     assert all(app.conf.task_routes[name]["queue"] in {"critical", "default", "bulk"} for name in names)
@@ -73,10 +68,6 @@ def test_critical_holds_only_sql_and_store_read_work():
 
 
 def test_only_the_chord_tasks_keep_their_results():
-    import tasks.catalog  # noqa: F401
-    import tasks.fulfilment  # noqa: F401
-    import tasks.orders  # noqa: F401
-
     chord = {task_names.RESERVE_STOCK, task_names.POST_TO_ERP, task_names.RELEASE_TO_WMS}
     assert app.conf.task_ignore_result is True
     for name in _all_task_names():
